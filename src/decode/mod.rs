@@ -1,0 +1,211 @@
+//! Decode: flow-log objects (gzip or plain text, any field order and version; Parquet) into Arrow
+//! record batches of the canonical schema in [`crate::schema`].
+//!
+//! Memory is bounded by `batch_size` rows and `max_line_len` bytes whatever the object size: text
+//! is streamed line by line through one reused buffer, Parquet row group by row group.
+
+pub mod builder;
+pub mod layout;
+pub mod lines;
+pub mod parquet;
+pub mod text;
+pub mod values;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use bytes::Bytes;
+use flate2::bufread::MultiGzDecoder;
+
+pub use layout::Layout;
+
+use crate::schema::F;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{file}: cannot open: {source}")]
+    Open { file: String, source: io::Error },
+    #[error("{file}: read failed after line {line} (truncated or corrupt gzip?): {source}")]
+    Read {
+        file: String,
+        line: u64,
+        source: io::Error,
+    },
+    #[error("{file}: not a readable Parquet flow log: {message}")]
+    Parquet { file: String, message: String },
+    #[error("{file}: building record batch: {source}")]
+    Arrow {
+        file: String,
+        source: arrow_schema::ArrowError,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    /// Layout for text objects without a header line (CloudWatch / Firehose exports).
+    pub fields: Option<Layout>,
+    /// Parquet columns to read; `None` reads every documented field.
+    pub projection: Option<Vec<F>>,
+    pub batch_size: usize,
+    pub max_line_len: usize,
+    /// Skipped lines kept per file for the summary (all are counted).
+    pub max_skip_samples: usize,
+    /// Skipped lines logged per file at WARN (all are counted, the rest at DEBUG).
+    pub max_skip_warnings: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            fields: None,
+            projection: None,
+            batch_size: 8192,
+            max_line_len: 64 * 1024,
+            max_skip_samples: 20,
+            max_skip_warnings: 5,
+        }
+    }
+}
+
+/// One skipped line or row, kept for the summary.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skip {
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Counters for one decoded object.
+#[derive(Debug, Clone, Default)]
+pub struct FileStats {
+    /// Data lines (or Parquet rows) decoded, NODATA and SKIPDATA included.
+    pub records: u64,
+    pub nodata: u64,
+    pub skipdata: u64,
+    /// Malformed lines or rows, skipped.
+    pub skipped: u64,
+    pub headers: u64,
+    pub samples: Vec<Skip>,
+    max_samples: usize,
+    max_warnings: usize,
+}
+
+impl FileStats {
+    pub fn new(opts: &DecodeOptions) -> Self {
+        FileStats {
+            max_samples: opts.max_skip_samples,
+            max_warnings: opts.max_skip_warnings,
+            ..Default::default()
+        }
+    }
+
+    /// Counts a skipped line and logs it with its file and line number.
+    pub fn skip(&mut self, file: &str, line: u64, reason: fmt::Arguments<'_>) {
+        self.skipped += 1;
+        if self.skipped <= self.max_warnings as u64 {
+            tracing::warn!(file, line, "skipped malformed record: {reason}");
+        } else {
+            tracing::debug!(file, line, "skipped malformed record: {reason}");
+        }
+        if self.samples.len() < self.max_samples {
+            self.samples.push(Skip {
+                file: file.to_string(),
+                line,
+                reason: reason.to_string(),
+            });
+        }
+    }
+}
+
+/// Where an object's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Path(PathBuf),
+    Memory { name: String, data: Bytes },
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Memory { name, .. } => name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Gzip,
+    Parquet,
+    Plain,
+}
+
+/// Recognises the format by magic bytes, never by the file name.
+pub fn sniff(head: &[u8]) -> Format {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Format::Gzip
+    } else if head.starts_with(b"PAR1") {
+        Format::Parquet
+    } else {
+        Format::Plain
+    }
+}
+
+const READ_BUF: usize = 256 * 1024;
+
+/// Decodes one object of any supported format, sending canonical batches to `sink`.
+pub fn decode_input(
+    input: &Input,
+    opts: &DecodeOptions,
+    stats: &mut FileStats,
+    sink: &mut dyn FnMut(RecordBatch),
+) -> Result<(), DecodeError> {
+    let name = input.name();
+    let _span = tracing::debug_span!("decode", file = %name).entered();
+    match input {
+        Input::Path(path) => {
+            let open_err = |source| DecodeError::Open {
+                file: name.clone(),
+                source,
+            };
+            let mut file = File::open(path).map_err(open_err)?;
+            let mut head = [0u8; 4];
+            let n = read_head(&mut file, &mut head).map_err(open_err)?;
+            file.seek(SeekFrom::Start(0)).map_err(open_err)?;
+            match sniff(&head[..n]) {
+                Format::Parquet => parquet::decode(file, &name, opts, stats, sink),
+                Format::Gzip => {
+                    let gz = MultiGzDecoder::new(BufReader::with_capacity(READ_BUF, file));
+                    text::decode(BufReader::with_capacity(READ_BUF, gz), &name, opts, stats, sink)
+                }
+                Format::Plain => {
+                    text::decode(BufReader::with_capacity(READ_BUF, file), &name, opts, stats, sink)
+                }
+            }
+        }
+        Input::Memory { data, .. } => match sniff(data) {
+            Format::Parquet => parquet::decode(data.clone(), &name, opts, stats, sink),
+            Format::Gzip => {
+                let gz = MultiGzDecoder::new(&data[..]);
+                text::decode(BufReader::with_capacity(READ_BUF, gz), &name, opts, stats, sink)
+            }
+            Format::Plain => text::decode(&data[..], &name, opts, stats, sink),
+        },
+    }
+}
+
+fn read_head(r: &mut impl Read, head: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,9 @@
+//! egresswatch: finds Amazon SageMaker traffic that left a VPC through a NAT gateway or an
+//! internet gateway instead of PrivateLink or a gateway endpoint, from VPC Flow Logs.
+//!
+//! Stages (see ARCHITECTURE.md): [`decode`] -> [`enrich`] -> [`detect`] -> [`output`], driven by
+//! [`scan`].
+
+pub mod decode;
+pub mod net;
+pub mod schema;
