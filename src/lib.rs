@@ -7,3 +7,9 @@
 pub mod decode;
 pub mod net;
 pub mod schema;
+pub mod enrich;
+pub mod time;
+pub mod detect;
+pub mod scan;
+pub mod output;
+pub mod demo;

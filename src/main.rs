@@ -1,1 +1,351 @@
-fn main() {}
+//! The `egresswatch` command line.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use egresswatch::decode::{DecodeOptions, Layout};
+use egresswatch::detect::{DetectOptions, RuleSet, Scope};
+use egresswatch::enrich::Inventory;
+use egresswatch::output::{self, Format};
+use egresswatch::scan::{self, Engine, ScanOptions, ScanResult};
+use egresswatch::schema::F;
+
+#[derive(Parser)]
+#[command(name = "egresswatch", version, about = "Finds SageMaker egress that bypassed PrivateLink and VPC endpoints, from VPC Flow Logs")]
+struct Cli {
+    /// More logging on stderr (-v info, -vv debug). EGRESSWATCH_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan flow-log files or folders (recursively): gzip or plain text, any version, or Parquet.
+    Scan(ScanArgs),
+    /// Scan the bundled samples (a VPC with SageMaker jobs, an endpoint and a notebook).
+    Demo(DemoArgs),
+    /// Show what an inventory folder holds and how its ENIs are attributed.
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
+    /// Validate and list rule packs.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InventoryCommand {
+    /// Print recognised files and every ENI with its kind and SageMaker resource.
+    Show {
+        /// Inventory folder (AWS CLI JSON outputs).
+        #[arg(long)]
+        inventory: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate a rule file or folder (the built-in pack when omitted) and list its rules.
+    Check { path: Option<PathBuf> },
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Output format for findings.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write findings to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// Write the run summary (files, records, nodata, skipdata, skipped, failed_files, ...) as JSON.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
+    /// Rule file or folder of *.toml packs (default: the built-in SageMaker pack).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Which ENIs rules apply to: those attributed to SageMaker, or all.
+    #[arg(long, value_enum, default_value_t = ScopeArg::Sagemaker)]
+    scope: ScopeArg,
+    /// Aggregation window for findings (e.g. 15m, 1h, 1d).
+    #[arg(long, default_value = "1h")]
+    window: String,
+    /// Evidence records (file and line) listed per finding.
+    #[arg(long, default_value_t = 20)]
+    max_evidence: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Exit with status 3 when there are findings (and no file failed).
+    #[arg(long)]
+    fail_on_findings: bool,
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Flow-log files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Inventory folder (AWS CLI JSON: describe-network-interfaces, route tables, SageMaker
+    /// describe-*, ip-ranges.json, ...). Without it nothing can be attributed to SageMaker.
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Field layout for text files without a header line (CloudWatch/Firehose exports), e.g.
+    /// "version account-id interface-id srcaddr ..." or the flow log's LogFormat string.
+    #[arg(long)]
+    fields: Option<String>,
+    /// Region of VPCs whose region the inventory does not reveal.
+    #[arg(long)]
+    region: Option<String>,
+    /// Longest line accepted, in bytes; longer lines are skipped and counted.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_line_bytes: usize,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScopeArg {
+    Sagemaker,
+    All,
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EGRESSWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        .init();
+}
+
+fn load_rules(path: Option<&Path>) -> Result<RuleSet> {
+    Ok(match path {
+        Some(p) => RuleSet::load(p)?,
+        None => RuleSet::builtin(),
+    })
+}
+
+fn options(common: &CommonArgs, decode: DecodeOptions) -> Result<ScanOptions> {
+    let window = egresswatch::time::parse_duration(&common.window)
+        .with_context(|| format!("--window {:?}: use a duration like 15m, 1h or 1d", common.window))?;
+    let mut opts = ScanOptions {
+        decode,
+        detect: DetectOptions {
+            window,
+            max_evidence: common.max_evidence,
+        },
+        ..Default::default()
+    };
+    if let Some(t) = common.threads {
+        opts.threads = t.max(1);
+    }
+    Ok(opts)
+}
+
+/// Writes findings and the summary; returns the exit status.
+fn finish(common: &CommonArgs, result: &ScanResult, default_format: Format) -> Result<ExitCode> {
+    let format = common.format.unwrap_or(default_format);
+    match &common.output {
+        Some(p) => {
+            let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+            output::write_findings(&mut BufWriter::new(f), &result.findings, format)?;
+        }
+        None => {
+            let stdout = io::stdout();
+            output::write_findings(&mut BufWriter::new(stdout.lock()), &result.findings, format)?;
+        }
+    }
+    if let Some(p) = &common.summary_json {
+        let mut f = BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
+        serde_json::to_writer_pretty(&mut f, &result.summary)?;
+        f.write_all(b"\n")?;
+        f.flush()?;
+    }
+    let s = &result.summary;
+    let mut err = io::stderr().lock();
+    writeln!(err, "{}", output::summary_line(s))?;
+    for e in &s.errors {
+        writeln!(err, "  failed: {}", e.error)?;
+    }
+    Ok(if s.failed_files > 0 {
+        ExitCode::from(1)
+    } else if common.fail_on_findings && s.findings > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn scope(s: ScopeArg) -> Scope {
+    match s {
+        ScopeArg::Sagemaker => Scope::Sagemaker,
+        ScopeArg::All => Scope::All,
+    }
+}
+
+fn run_scan(a: ScanArgs) -> Result<ExitCode> {
+    let inventory = match &a.inventory {
+        Some(p) => {
+            let inv = Inventory::load(p)?;
+            if inv.recognised.is_empty() {
+                bail!("inventory {}: no recognised AWS CLI JSON file", p.display());
+            }
+            inv
+        }
+        None => {
+            tracing::warn!("no --inventory: ENIs cannot be attributed to SageMaker; use --scope all to evaluate every ENI");
+            Inventory::default()
+        }
+    };
+    let rules = load_rules(a.common.rules.as_deref())?;
+    let engine = Engine::new(&inventory, &rules, scope(a.common.scope), a.region.as_deref());
+    let fields = a
+        .fields
+        .as_deref()
+        .map(Layout::parse_spec)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let decode = DecodeOptions {
+        fields,
+        projection: Some(PROJECTION.to_vec()),
+        max_line_len: a.max_line_bytes,
+        ..Default::default()
+    };
+    let opts = options(&a.common, decode)?;
+    let (inputs, missing) = scan::collect_inputs(&a.paths);
+    let mut result = engine.scan(&inputs, &opts);
+    result.summary.files += missing.len() as u64;
+    result.summary.failed_files += missing.len() as u64;
+    for m in &missing {
+        tracing::error!(file = %m.file, "{}", m.error);
+    }
+    result.summary.errors.extend(missing);
+    finish(&a.common, &result, Format::Jsonl)
+}
+
+/// Parquet columns the enricher and detector read.
+const PROJECTION: &[F] = &[
+    F::AccountId, F::InterfaceId, F::SrcAddr, F::DstAddr, F::SrcPort, F::DstPort, F::Protocol,
+    F::Packets, F::Bytes, F::Start, F::End, F::Action, F::LogStatus, F::VpcId, F::SubnetId,
+    F::TcpFlags, F::PktSrcAddr, F::PktDstAddr, F::Region, F::PktDstAwsService, F::FlowDirection,
+    F::TrafficPath, F::EncryptionStatus, F::NextHopInterfaceType,
+];
+
+fn run_demo(a: DemoArgs) -> Result<ExitCode> {
+    let inventory = egresswatch::demo::inventory()?;
+    let rules = load_rules(a.common.rules.as_deref())?;
+    let engine = Engine::new(&inventory, &rules, scope(a.common.scope), None);
+    let decode = DecodeOptions {
+        projection: Some(PROJECTION.to_vec()),
+        ..Default::default()
+    };
+    let opts = options(&a.common, decode)?;
+    let result = engine.scan(&egresswatch::demo::inputs(), &opts);
+    finish(&a.common, &result, Format::Text)
+}
+
+fn run_inventory_show(path: &Path) -> Result<ExitCode> {
+    let inv = Inventory::load(path)?;
+    let model = egresswatch::enrich::Model::build(&inv, None);
+    let mut out = io::stdout().lock();
+    for (file, kinds) in &inv.recognised {
+        writeln!(out, "recognised  {file}  {kinds:?}")?;
+    }
+    for file in &inv.ignored {
+        writeln!(out, "ignored     {file}")?;
+    }
+    for w in &model.warnings {
+        writeln!(out, "warning     {w}")?;
+    }
+    writeln!(out)?;
+    for e in &model.enis {
+        let res: Vec<String> = e
+            .resources
+            .iter()
+            .map(|&r| {
+                let r = &model.resources[r as usize];
+                format!(
+                    "{}/{} (network isolation: {})",
+                    r.kind_str(),
+                    r.name,
+                    r.network_isolation.map_or("unknown".to_string(), |b| b.to_string())
+                )
+            })
+            .collect();
+        let vpc = model.vpcs.get(e.vpc as usize).map_or("-", |v| &v.id);
+        writeln!(
+            out,
+            "{}  {:?}  {}  {}",
+            e.id,
+            e.kind,
+            vpc,
+            if res.is_empty() { "-".to_string() } else { res.join(", ") }
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_rules_check(path: Option<&Path>) -> Result<ExitCode> {
+    let rules = load_rules(path)?;
+    let mut out = io::stdout().lock();
+    for (pack, version) in &rules.packs {
+        writeln!(out, "pack {pack} {version}")?;
+    }
+    for r in &rules.rules {
+        writeln!(
+            out,
+            "{}  {:<24} {:<8} {}{}",
+            r.id,
+            r.category,
+            r.severity.as_str(),
+            r.control,
+            if r.enabled { "" } else { "  (disabled)" }
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Scan(a) => run_scan(a),
+        Command::Demo(a) => run_demo(a),
+        Command::Inventory {
+            command: InventoryCommand::Show { inventory },
+        } => run_inventory_show(&inventory),
+        Command::Rules {
+            command: RulesCommand::Check { path },
+        } => run_rules_check(path.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("egresswatch: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

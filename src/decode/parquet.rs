@@ -102,14 +102,14 @@ fn convert(
     acc: &Acc<'_>,
     rows: usize,
     bad: &mut [bool],
-    reason: &mut [Option<BadValue>],
+    reason: &mut [Option<(F, BadValue)>],
     scratch: &mut String,
 ) -> Result<ArrayRef, arrow_schema::ArrowError> {
     let kind = f.def().kind;
     let mut col = Col::new(kind, rows);
     let mut fail = |i: usize, why: BadValue, col: &mut Col| {
         bad[i] = true;
-        reason[i].get_or_insert(why);
+        reason[i].get_or_insert((f, why));
         col.append_null();
     };
     for i in 0..rows {
@@ -226,7 +226,7 @@ pub fn decode<T: ChunkReader + 'static>(
         })?;
         let rows = batch.num_rows();
         let mut bad = vec![false; rows];
-        let mut reason: Vec<Option<BadValue>> = vec![None; rows];
+        let mut reason: Vec<Option<(F, BadValue)>> = vec![None; rows];
         let mut columns: Vec<Option<ArrayRef>> = vec![None; NUM_FIELDS];
         for (f, array) in mapping.iter().zip(batch.columns()) {
             let Some(acc) = Acc::new(array.as_ref()) else {
@@ -253,8 +253,12 @@ pub fn decode<T: ChunkReader + 'static>(
         )));
         let mut out = RecordBatch::try_new(schema.clone(), arrays).map_err(aerr)?;
         for (i, why) in reason.iter().enumerate() {
-            if let Some(why) = why {
-                stats.skip(file, row_base + i as u64 + 1, format_args!("row: {}", why.describe()));
+            if let Some((f, why)) = why {
+                stats.skip(
+                    file,
+                    row_base + i as u64 + 1,
+                    format_args!("row, column {}: {}", f.def().column, why.describe()),
+                );
             }
         }
         if bad.iter().any(|&b| b) {

@@ -1,0 +1,210 @@
+//! Findings as users and SIEMs see them: stable ids, resource, evidence, rendered titles.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::rules::{CompiledRules, Severity};
+use super::{Agg, FindingKey};
+use crate::enrich::model::{Model, NONE, NO_SYM};
+use crate::enrich::Path;
+use crate::net::ip;
+use crate::time::format_rfc3339;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingResource {
+    pub kind: String,
+    pub name: String,
+    pub arn: Option<String>,
+    pub network_isolation: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub file: String,
+    pub line: u64,
+}
+
+/// One aggregated finding. Field names are a contract with users' scripts and SIEM parsers:
+/// add, never rename.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: String,
+    pub rule: String,
+    pub category: String,
+    pub severity: Severity,
+    pub title: String,
+    pub description: String,
+    pub control: String,
+    pub eni: String,
+    pub src_ip: Option<String>,
+    pub dst_ip: String,
+    pub dst_port: Option<u16>,
+    pub dst_ports: Vec<u16>,
+    pub protocol: u8,
+    pub protocol_name: &'static str,
+    pub path: &'static str,
+    pub dst_service: Option<String>,
+    pub dst_region: Option<String>,
+    pub resource: Option<FindingResource>,
+    pub window_start: Option<String>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Flows seen on a NAT gateway's ENI and attributed to `eni` by the original source address
+    /// (included in `flows`).
+    pub flows_seen_on_nat: u64,
+    pub evidence: Vec<Evidence>,
+    /// Records behind the finding beyond those listed in `evidence`.
+    pub evidence_omitted: u64,
+}
+
+/// Deterministic finding id: the same rule, ENI, destination and window always give the same id,
+/// so sinks can de-duplicate re-sent findings.
+pub fn finding_id(rule: &str, eni: &str, dst: &str, window_start: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(b"egresswatch/finding/v1\n");
+    for part in [rule, eni, dst] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(window_start.to_string().as_bytes());
+    let d = h.finalize();
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn protocol_name(p: u8) -> &'static str {
+    match p {
+        1 => "icmp",
+        6 => "tcp",
+        17 => "udp",
+        47 => "gre",
+        50 => "esp",
+        58 => "icmpv6",
+        132 => "sctp",
+        _ => "other",
+    }
+}
+
+fn render(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+/// Builds user-facing findings, sorted by severity (highest first), first seen, then id.
+pub fn build(
+    merged: impl IntoIterator<Item = (FindingKey, Agg)>,
+    rules: &CompiledRules,
+    model: &Model,
+    files: &[String],
+) -> Vec<Finding> {
+    let mut out: Vec<Finding> = merged
+        .into_iter()
+        .filter_map(|(k, a)| {
+            let rule = rules.rules.get(k.rule as usize)?;
+            let dst_ip = ip::to_std(k.dst).to_string();
+            let src_ip = (a.rep.src != crate::net::NO_IP).then(|| ip::to_std(a.rep.src).to_string());
+            let res = (a.rep.resource != NONE)
+                .then(|| model.resources.get(a.rep.resource as usize))
+                .flatten();
+            let resource = res.map(|r| FindingResource {
+                kind: r.kind_str().to_string(),
+                name: r.name.to_string(),
+                arn: r.arn.as_deref().map(str::to_string),
+                network_isolation: r.network_isolation,
+            });
+            let dst_service = (a.rep.svc != NO_SYM)
+                .then(|| model.services.name(a.rep.svc).map(str::to_string))
+                .flatten();
+            let dst_region = (a.rep.dst_region != NO_SYM)
+                .then(|| model.regions.name(a.rep.dst_region).map(str::to_string))
+                .flatten();
+            let mut ports = a.ports.clone();
+            ports.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            let dst_port = ports.first().map(|p| p.0);
+            let mut dst_ports: Vec<u16> = ports.iter().map(|p| p.0).collect();
+            dst_ports.sort_unstable();
+            let path = Path::from_u8(a.rep.path).as_str();
+            let port_s = dst_port.map_or_else(|| "-".to_string(), |p| p.to_string());
+            let (kind, name) = resource
+                .as_ref()
+                .map_or(("ENI", k.eni.as_str()), |r| (r.kind.as_str(), r.name.as_str()));
+            let vars = [
+                ("kind", kind),
+                ("name", name),
+                ("eni", k.eni.as_str()),
+                ("src_ip", src_ip.as_deref().unwrap_or("-")),
+                ("dst_ip", dst_ip.as_str()),
+                ("dst_port", port_s.as_str()),
+                ("path", path),
+                ("dst_service", dst_service.as_deref().unwrap_or("unknown service")),
+                ("dst_region", dst_region.as_deref().unwrap_or("unknown region")),
+            ];
+            let has_time = a.first_seen.is_some();
+            let evidence: Vec<Evidence> = a
+                .evidence
+                .iter()
+                .map(|&(f, line)| Evidence {
+                    file: files.get(f as usize).cloned().unwrap_or_default(),
+                    line,
+                })
+                .collect();
+            Some(Finding {
+                id: finding_id(&rule.def.id, &k.eni, &dst_ip, k.window),
+                rule: rule.def.id.clone(),
+                category: rule.def.category.clone(),
+                severity: rule.def.severity,
+                title: render(&rule.def.title, &vars),
+                description: rule.def.description.clone(),
+                control: rule.def.control.clone(),
+                eni: k.eni.clone(),
+                src_ip,
+                dst_ip,
+                dst_port,
+                dst_ports,
+                protocol: a.rep.proto,
+                protocol_name: protocol_name(a.rep.proto),
+                path,
+                dst_service,
+                dst_region,
+                resource,
+                window_start: has_time.then(|| format_rfc3339(k.window)),
+                first_seen: a.first_seen.map(format_rfc3339),
+                last_seen: a.last_seen.map(format_rfc3339),
+                flows: a.flows,
+                packets: a.packets,
+                bytes: a.bytes,
+                flows_seen_on_nat: a.attributed,
+                evidence_omitted: a.flows.saturating_sub(evidence.len() as u64),
+                evidence,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.id.cmp(&b.id))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let a = finding_id("EW-002", "eni-1", "203.0.113.5", 3600);
+        assert_eq!(a, finding_id("EW-002", "eni-1", "203.0.113.5", 3600));
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, finding_id("EW-002", "eni-1", "203.0.113.5", 7200));
+        assert_ne!(a, finding_id("EW-003", "eni-1", "203.0.113.5", 3600));
+        // Field boundaries matter: no ambiguity from concatenation.
+        assert_ne!(finding_id("a", "bc", "d", 0), finding_id("ab", "c", "d", 0));
+    }
+}

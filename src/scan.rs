@@ -1,0 +1,238 @@
+//! The scan pipeline: inputs are spread over worker threads; each worker streams its objects
+//! through decode -> enrich -> detect with its own buffers and aggregates, and the aggregates are
+//! merged once at the end. Nothing is shared in the hot path.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::decode::{self, DecodeError, DecodeOptions, FileStats, Input, Skip};
+use crate::detect::{self, CompiledRules, DetectOptions, Detector, Finding};
+use crate::enrich::{EnrichConfig, Enricher, Model};
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub decode: DecodeOptions,
+    pub detect: DetectOptions,
+    pub threads: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            decode: DecodeOptions::default(),
+            detect: DetectOptions::default(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileFailure {
+    pub file: String,
+    pub error: String,
+}
+
+/// The run's summary; `--summary-json` writes it as one object. Field names are a contract.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub files: u64,
+    /// Data lines / rows decoded, NODATA and SKIPDATA included.
+    pub records: u64,
+    pub nodata: u64,
+    pub skipdata: u64,
+    /// Malformed lines or rows, skipped and counted.
+    pub skipped: u64,
+    pub failed_files: u64,
+    pub findings: u64,
+    pub rule_matches: u64,
+    pub bytes_read: u64,
+    pub elapsed_ms: u64,
+    pub errors: Vec<FileFailure>,
+    pub skipped_samples: Vec<Skip>,
+}
+
+#[derive(Debug)]
+pub struct ScanResult {
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+/// Expands files and folders (recursively) into inputs, in a stable order. In folders only
+/// flow-log-looking names are taken (`.gz`, `.log`, `.parquet`, `.txt`); files named explicitly
+/// are always taken. A path that does not exist is reported as a failed input.
+pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<FileFailure>) {
+    let mut inputs = Vec::new();
+    let mut failures = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            if let Err(e) = walk(p, &mut found) {
+                failures.push(FileFailure {
+                    file: p.display().to_string(),
+                    error: format!("cannot list folder: {e}"),
+                });
+            }
+            found.sort();
+            inputs.extend(found.into_iter().map(Input::Path));
+        } else if p.exists() {
+            inputs.push(Input::Path(p.clone()));
+        } else {
+            failures.push(FileFailure {
+                file: p.display().to_string(),
+                error: "no such file or folder".into(),
+            });
+        }
+    }
+    (inputs, failures)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if [".gz", ".log", ".parquet", ".txt"].iter().any(|x| name.ends_with(x)) {
+                out.push(path);
+            } else {
+                tracing::debug!(file = %path.display(), "not a flow-log file name; skipped while walking the folder");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn input_len(i: &Input) -> u64 {
+    match i {
+        Input::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+        Input::Memory { data, .. } => data.len() as u64,
+    }
+}
+
+/// Runs decode -> enrich -> detect over `inputs` and returns findings and the summary.
+pub fn run(
+    inputs: &[Input],
+    model: &Model,
+    rules: &CompiledRules,
+    enrich: &EnrichConfig,
+    opts: &ScanOptions,
+) -> ScanResult {
+    let started = Instant::now();
+    let names: Vec<String> = inputs.iter().map(Input::name).collect();
+    let next = AtomicUsize::new(0);
+    let threads = opts.threads.clamp(1, inputs.len().max(1));
+
+    type WorkerOut = (Vec<(detect::FindingKey, detect::Agg)>, Vec<(usize, FileStats, Option<DecodeError>)>, u64);
+    let worker = || -> WorkerOut {
+        let mut enricher = Enricher::new(model, enrich);
+        let mut detector = Detector::new(rules, opts.detect);
+        let mut stats_out = Vec::new();
+        loop {
+            let idx = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = inputs.get(idx) else { break };
+            let _span = tracing::info_span!("file", file = %names[idx]).entered();
+            let mut stats = FileStats::new(&opts.decode);
+            let result = decode::decode_input(input, &opts.decode, &mut stats, &mut |batch| {
+                enricher.enrich(&batch);
+                detector.observe(&batch, &enricher.out, model, idx as u32);
+            });
+            if stats.skipped > opts.decode.max_skip_warnings as u64 {
+                tracing::warn!(
+                    file = %names[idx],
+                    skipped = stats.skipped,
+                    "more malformed records were skipped than logged; all are counted in the summary"
+                );
+            }
+            if let Err(e) = &result {
+                tracing::error!(file = %names[idx], "file failed: {e}");
+            }
+            stats_out.push((idx, stats, result.err()));
+        }
+        let matches = detector.matches;
+        (detector.finish(&enricher), stats_out, matches)
+    };
+    let outs: Vec<WorkerOut> = if threads == 1 {
+        vec![worker()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(&worker)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+
+    let mut summary = Summary {
+        files: inputs.len() as u64,
+        bytes_read: inputs.iter().map(input_len).sum(),
+        ..Default::default()
+    };
+    let mut per_file: Vec<(usize, FileStats, Option<DecodeError>)> = Vec::new();
+    let mut parts = Vec::new();
+    for (agg, stats, matches) in outs {
+        parts.push(agg);
+        per_file.extend(stats);
+        summary.rule_matches += matches;
+    }
+    per_file.sort_by_key(|(i, ..)| *i);
+    for (idx, st, err) in per_file {
+        summary.records += st.records;
+        summary.nodata += st.nodata;
+        summary.skipdata += st.skipdata;
+        summary.skipped += st.skipped;
+        if summary.skipped_samples.len() < 100 {
+            summary.skipped_samples.extend(st.samples);
+            summary.skipped_samples.truncate(100);
+        }
+        if let Some(e) = err {
+            summary.failed_files += 1;
+            summary.errors.push(FileFailure {
+                file: names[idx].clone(),
+                error: e.to_string(),
+            });
+        }
+    }
+    let merged = detect::merge(parts, opts.detect.max_evidence);
+    let findings = detect::findings::build(merged, rules, model, &names);
+    summary.findings = findings.len() as u64;
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    ScanResult { findings, summary }
+}
+
+/// The built model, compiled rules and enrichment settings a scan runs with.
+pub struct Engine {
+    pub model: Model,
+    pub rules: CompiledRules,
+    pub enrich: EnrichConfig,
+}
+
+impl Engine {
+    pub fn new(
+        inventory: &crate::enrich::Inventory,
+        rules: &crate::detect::RuleSet,
+        scope: crate::detect::Scope,
+        default_region: Option<&str>,
+    ) -> Engine {
+        let model = Model::build(inventory, default_region);
+        for w in &model.warnings {
+            tracing::warn!("inventory: {w}");
+        }
+        let compiled = CompiledRules::compile(rules, &model, scope);
+        Engine {
+            enrich: EnrichConfig {
+                internet_services: rules.classify.internet_services.clone(),
+            },
+            rules: compiled,
+            model,
+        }
+    }
+
+    pub fn scan(&self, inputs: &[Input], opts: &ScanOptions) -> ScanResult {
+        run(inputs, &self.model, &self.rules, &self.enrich, opts)
+    }
+}
