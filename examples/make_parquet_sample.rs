@@ -20,9 +20,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let text = std::fs::read_to_string(input)?;
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or("empty input")?.split_whitespace().collect();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or("empty input")?
+        .split_whitespace()
+        .collect();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
-    let int32 = ["version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path"];
+    let int32 = [
+        "version",
+        "srcport",
+        "dstport",
+        "protocol",
+        "tcp-flags",
+        "traffic-path",
+    ];
     let int64 = ["packets", "bytes", "start", "end"];
     let mut fields = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
@@ -31,10 +42,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let values = rows.iter().map(|r| r[c]);
         if int32.contains(name) {
             fields.push(Field::new(col, DataType::Int32, true));
-            arrays.push(Arc::new(values.map(|v| v.parse::<i32>().ok()).collect::<Int32Array>()));
+            arrays.push(Arc::new(
+                values
+                    .map(|v| v.parse::<i32>().ok())
+                    .collect::<Int32Array>(),
+            ));
         } else if int64.contains(name) {
             fields.push(Field::new(col, DataType::Int64, true));
-            arrays.push(Arc::new(values.map(|v| v.parse::<i64>().ok()).collect::<Int64Array>()));
+            arrays.push(Arc::new(
+                values
+                    .map(|v| v.parse::<i64>().ok())
+                    .collect::<Int64Array>(),
+            ));
         } else {
             fields.push(Field::new(col, DataType::Utf8, true));
             arrays.push(Arc::new(values.map(Some).collect::<StringArray>()));

@@ -5,11 +5,11 @@
 //! [`scan`].
 
 pub mod decode;
-pub mod net;
-pub mod schema;
-pub mod enrich;
-pub mod time;
-pub mod detect;
-pub mod scan;
-pub mod output;
 pub mod demo;
+pub mod detect;
+pub mod enrich;
+pub mod net;
+pub mod output;
+pub mod scan;
+pub mod schema;
+pub mod time;

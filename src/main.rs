@@ -16,7 +16,11 @@ use egresswatch::scan::{self, Engine, ScanOptions, ScanResult};
 use egresswatch::schema::F;
 
 #[derive(Parser)]
-#[command(name = "egresswatch", version, about = "Finds SageMaker egress that bypassed PrivateLink and VPC endpoints, from VPC Flow Logs")]
+#[command(
+    name = "egresswatch",
+    version,
+    about = "Finds SageMaker egress that bypassed PrivateLink and VPC endpoints, from VPC Flow Logs"
+)]
 struct Cli {
     /// More logging on stderr (-v info, -vv debug). EGRESSWATCH_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -149,8 +153,12 @@ fn load_rules(path: Option<&Path>) -> Result<RuleSet> {
 }
 
 fn options(common: &CommonArgs, decode: DecodeOptions) -> Result<ScanOptions> {
-    let window = egresswatch::time::parse_duration(&common.window)
-        .with_context(|| format!("--window {:?}: use a duration like 15m, 1h or 1d", common.window))?;
+    let window = egresswatch::time::parse_duration(&common.window).with_context(|| {
+        format!(
+            "--window {:?}: use a duration like 15m, 1h or 1d",
+            common.window
+        )
+    })?;
     let mut opts = ScanOptions {
         decode,
         detect: DetectOptions {
@@ -179,7 +187,9 @@ fn finish(common: &CommonArgs, result: &ScanResult, default_format: Format) -> R
         }
     }
     if let Some(p) = &common.summary_json {
-        let mut f = BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
+        let mut f = BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        );
         serde_json::to_writer_pretty(&mut f, &result.summary)?;
         f.write_all(b"\n")?;
         f.flush()?;
@@ -221,7 +231,12 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         }
     };
     let rules = load_rules(a.common.rules.as_deref())?;
-    let engine = Engine::new(&inventory, &rules, scope(a.common.scope), a.region.as_deref());
+    let engine = Engine::new(
+        &inventory,
+        &rules,
+        scope(a.common.scope),
+        a.region.as_deref(),
+    );
     let fields = a
         .fields
         .as_deref()
@@ -248,10 +263,30 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
 
 /// Parquet columns the enricher and detector read.
 const PROJECTION: &[F] = &[
-    F::AccountId, F::InterfaceId, F::SrcAddr, F::DstAddr, F::SrcPort, F::DstPort, F::Protocol,
-    F::Packets, F::Bytes, F::Start, F::End, F::Action, F::LogStatus, F::VpcId, F::SubnetId,
-    F::TcpFlags, F::PktSrcAddr, F::PktDstAddr, F::Region, F::PktDstAwsService, F::FlowDirection,
-    F::TrafficPath, F::EncryptionStatus, F::NextHopInterfaceType,
+    F::AccountId,
+    F::InterfaceId,
+    F::SrcAddr,
+    F::DstAddr,
+    F::SrcPort,
+    F::DstPort,
+    F::Protocol,
+    F::Packets,
+    F::Bytes,
+    F::Start,
+    F::End,
+    F::Action,
+    F::LogStatus,
+    F::VpcId,
+    F::SubnetId,
+    F::TcpFlags,
+    F::PktSrcAddr,
+    F::PktDstAddr,
+    F::Region,
+    F::PktDstAwsService,
+    F::FlowDirection,
+    F::TrafficPath,
+    F::EncryptionStatus,
+    F::NextHopInterfaceType,
 ];
 
 fn run_demo(a: DemoArgs) -> Result<ExitCode> {
@@ -291,7 +326,8 @@ fn run_inventory_show(path: &Path) -> Result<ExitCode> {
                     "{}/{} (network isolation: {})",
                     r.kind_str(),
                     r.name,
-                    r.network_isolation.map_or("unknown".to_string(), |b| b.to_string())
+                    r.network_isolation
+                        .map_or("unknown".to_string(), |b| b.to_string())
                 )
             })
             .collect();
@@ -302,7 +338,11 @@ fn run_inventory_show(path: &Path) -> Result<ExitCode> {
             e.id,
             e.kind,
             vpc,
-            if res.is_empty() { "-".to_string() } else { res.join(", ") }
+            if res.is_empty() {
+                "-".to_string()
+            } else {
+                res.join(", ")
+            }
         )?;
     }
     Ok(ExitCode::SUCCESS)

@@ -96,7 +96,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             walk(&path, out)?;
         } else {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if [".gz", ".log", ".parquet", ".txt"].iter().any(|x| name.ends_with(x)) {
+            if [".gz", ".log", ".parquet", ".txt"]
+                .iter()
+                .any(|x| name.ends_with(x))
+            {
                 out.push(path);
             } else {
                 tracing::debug!(file = %path.display(), "not a flow-log file name; skipped while walking the folder");
@@ -126,7 +129,11 @@ pub fn run(
     let next = AtomicUsize::new(0);
     let threads = opts.threads.clamp(1, inputs.len().max(1));
 
-    type WorkerOut = (Vec<(detect::FindingKey, detect::Agg)>, Vec<(usize, FileStats, Option<DecodeError>)>, u64);
+    type WorkerOut = (
+        Vec<(detect::FindingKey, detect::Agg)>,
+        Vec<(usize, FileStats, Option<DecodeError>)>,
+        u64,
+    );
     let worker = || -> WorkerOut {
         let mut enricher = Enricher::new(model, enrich);
         let mut detector = Detector::new(rules, opts.detect);
@@ -159,7 +166,7 @@ pub fn run(
         vec![worker()]
     } else {
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(&worker)).collect();
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
             handles
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))

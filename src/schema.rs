@@ -280,7 +280,10 @@ mod tests {
         assert_eq!(F::lookup(b"pkt-srcaddr"), Some(F::PktSrcAddr));
         assert_eq!(F::lookup(b"pkt_srcaddr"), Some(F::PktSrcAddr));
         assert_eq!(F::lookup(b"${log-status}"), Some(F::LogStatus));
-        assert_eq!(F::lookup(b"next-hop-interface-type"), Some(F::NextHopInterfaceType));
+        assert_eq!(
+            F::lookup(b"next-hop-interface-type"),
+            Some(F::NextHopInterfaceType)
+        );
         assert_eq!(F::lookup(b"pkt-srcaddrx"), None);
         assert_eq!(F::lookup(b"bogus"), None);
     }

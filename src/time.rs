@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(1_418_530_010), "2014-12-14T04:06:50Z");
         assert_eq!(parse_rfc3339("2014-12-14T04:06:50Z"), Some(1_418_530_010));
-        assert_eq!(parse_rfc3339("2014-12-14T05:06:50.123456+01:00"), Some(1_418_530_010));
+        assert_eq!(
+            parse_rfc3339("2014-12-14T05:06:50.123456+01:00"),
+            Some(1_418_530_010)
+        );
         assert_eq!(parse_rfc3339("2024-02-29 00:00:00"), Some(1_709_164_800));
         for s in [0i64, 951_782_400, 4_102_444_800, 1_763_800_000] {
             assert_eq!(parse_rfc3339(&format_rfc3339(s)), Some(s));

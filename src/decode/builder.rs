@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Int32Builder, Int64Builder, UInt16Builder, UInt64Builder, UInt8Builder};
+use arrow_array::builder::{
+    Int32Builder, Int64Builder, UInt16Builder, UInt64Builder, UInt8Builder,
+};
 use arrow_array::{new_null_array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray};
 use arrow_buffer::{Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::ArrowError;

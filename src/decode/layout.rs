@@ -50,7 +50,8 @@ impl Layout {
             return Err("--fields names no field".into());
         }
         let layout = Layout::from_names(names);
-        if let Some(Slot::Unknown(n)) = layout.slots.iter().find(|s| matches!(s, Slot::Unknown(_))) {
+        if let Some(Slot::Unknown(n)) = layout.slots.iter().find(|s| matches!(s, Slot::Unknown(_)))
+        {
             return Err(format!(
                 "--fields: `{n}` is not a documented flow-log field (or is repeated)"
             ));
@@ -67,7 +68,7 @@ impl Layout {
     }
 
     pub fn has(&self, f: F) -> bool {
-        self.slots.iter().any(|s| *s == Slot::Known(f))
+        self.slots.contains(&Slot::Known(f))
     }
 
     pub fn has_unknown(&self) -> bool {
@@ -85,8 +86,7 @@ pub fn is_header<'a>(tokens: impl Iterator<Item = &'a [u8]> + Clone) -> bool {
             .and_then(|n| n.strip_suffix(b"}"))
             .unwrap_or(t);
         matches!(t.first(), Some(b'a'..=b'z'))
-            && t
-                .iter()
+            && t.iter()
                 .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
     };
     let mut any_known = false;
@@ -110,10 +110,16 @@ mod tests {
     #[test]
     fn header_detection() {
         assert!(is_header(toks("version account-id interface-id srcaddr")));
-        assert!(is_header(toks("flow-direction traffic-path srcaddr some-future-field")));
+        assert!(is_header(toks(
+            "flow-direction traffic-path srcaddr some-future-field"
+        )));
         assert!(!is_header(toks("bogus line")));
-        assert!(!is_header(toks("2 123456789010 eni-1 - - - - - - - 1 2 - NODATA")));
-        assert!(!is_header(toks("ingress - 10.0.133.8 10.0.128.55 43236 80 1")));
+        assert!(!is_header(toks(
+            "2 123456789010 eni-1 - - - - - - - 1 2 - NODATA"
+        )));
+        assert!(!is_header(toks(
+            "ingress - 10.0.133.8 10.0.128.55 43236 80 1"
+        )));
         assert!(!is_header(toks("egress us-east-1")));
     }
 

@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn splits_and_bounds() {
         assert_eq!(collect(b"ab\r\ncd\n\nlast", 10), ["ab", "cd", "", "last"]);
-        assert_eq!(collect(b"short\n0123456789abc\nok\n", 10), ["short", "<13>", "ok"]);
+        assert_eq!(
+            collect(b"short\n0123456789abc\nok\n", 10),
+            ["short", "<13>", "ok"]
+        );
         assert!(collect(b"", 10).is_empty());
     }
 }

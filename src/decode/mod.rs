@@ -179,18 +179,34 @@ pub fn decode_input(
                 Format::Parquet => parquet::decode(file, &name, opts, stats, sink),
                 Format::Gzip => {
                     let gz = MultiGzDecoder::new(BufReader::with_capacity(READ_BUF, file));
-                    text::decode(BufReader::with_capacity(READ_BUF, gz), &name, opts, stats, sink)
+                    text::decode(
+                        BufReader::with_capacity(READ_BUF, gz),
+                        &name,
+                        opts,
+                        stats,
+                        sink,
+                    )
                 }
-                Format::Plain => {
-                    text::decode(BufReader::with_capacity(READ_BUF, file), &name, opts, stats, sink)
-                }
+                Format::Plain => text::decode(
+                    BufReader::with_capacity(READ_BUF, file),
+                    &name,
+                    opts,
+                    stats,
+                    sink,
+                ),
             }
         }
         Input::Memory { data, .. } => match sniff(data) {
             Format::Parquet => parquet::decode(data.clone(), &name, opts, stats, sink),
             Format::Gzip => {
                 let gz = MultiGzDecoder::new(&data[..]);
-                text::decode(BufReader::with_capacity(READ_BUF, gz), &name, opts, stats, sink)
+                text::decode(
+                    BufReader::with_capacity(READ_BUF, gz),
+                    &name,
+                    opts,
+                    stats,
+                    sink,
+                )
             }
             Format::Plain => text::decode(&data[..], &name, opts, stats, sink),
         },

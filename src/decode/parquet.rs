@@ -58,7 +58,10 @@ impl<'a> Acc<'a> {
     }
 
     fn is_int(&self) -> bool {
-        !matches!(self, Acc::Str(_) | Acc::LStr(_) | Acc::View(_) | Acc::Bin(_) | Acc::Null)
+        !matches!(
+            self,
+            Acc::Str(_) | Acc::LStr(_) | Acc::View(_) | Acc::Bin(_) | Acc::Null
+        )
     }
 
     fn int(&self, i: usize) -> Option<Result<i64, BadValue>> {
@@ -266,7 +269,10 @@ pub fn decode<T: ChunkReader + 'static>(
             out = arrow_select::filter::filter_record_batch(&out, &keep).map_err(aerr)?;
         }
         row_base += rows as u64;
-        if let Some(status) = out.column(F::LogStatus.index()).as_primitive_opt::<UInt8Type>() {
+        if let Some(status) = out
+            .column(F::LogStatus.index())
+            .as_primitive_opt::<UInt8Type>()
+        {
             for v in status.iter().flatten() {
                 if v == STATUS_NODATA {
                     stats.nodata += 1;

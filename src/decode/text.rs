@@ -81,7 +81,10 @@ pub fn decode<R: BufRead>(
                 stats.skip(
                     file,
                     line_no,
-                    format_args!("line is {n} bytes, over the {} byte limit", opts.max_line_len),
+                    format_args!(
+                        "line is {n} bytes, over the {} byte limit",
+                        opts.max_line_len
+                    ),
                 );
                 continue;
             }
@@ -104,9 +107,8 @@ pub fn decode<R: BufRead>(
             }
             continue;
         }
-        let layout = layout.get_or_insert_with(|| {
-            opts.fields.clone().unwrap_or_else(Layout::default_v2)
-        });
+        let layout =
+            layout.get_or_insert_with(|| opts.fields.clone().unwrap_or_else(Layout::default_v2));
         if std::str::from_utf8(text).is_err() {
             stats.skip(file, line_no, format_args!("line is not valid UTF-8"));
             continue;
@@ -167,12 +169,16 @@ pub fn decode<R: BufRead>(
                             _ => {}
                         }
                     }
-                    let Some(col) = b.col(f.index()) else { continue };
+                    let Some(col) = b.col(f.index()) else {
+                        continue;
+                    };
                     match (*v, col) {
                         (Val::Null, c) => c.append_null(),
                         (Val::Int(x), c) => c.append_int(Some(x)),
                         (Val::Ip(k), Col::Ip(c)) => c.append(Some(k)),
-                        (Val::Str(s, e), Col::Str(c)) => c.append(Some(&text[s as usize..e as usize])),
+                        (Val::Str(s, e), Col::Str(c)) => {
+                            c.append(Some(&text[s as usize..e as usize]))
+                        }
                         (_, c) => c.append_null(),
                     }
                 }

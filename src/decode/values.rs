@@ -43,11 +43,13 @@ pub fn parse_int(tok: &[u8]) -> Result<i64, BadValue> {
         _ => (false, tok),
     };
     if digits.is_empty() || digits.len() > 19 {
-        return Err(if digits.len() > 19 && digits.iter().all(u8::is_ascii_digit) {
-            BadValue::OutOfRange
-        } else {
-            BadValue::Integer
-        });
+        return Err(
+            if digits.len() > 19 && digits.iter().all(u8::is_ascii_digit) {
+                BadValue::OutOfRange
+            } else {
+                BadValue::Integer
+            },
+        );
     }
     let mut v: i64 = 0;
     for &c in digits {
@@ -83,7 +85,9 @@ pub fn parse(kind: Kind, tok: &[u8], offset: u32) -> Result<Val, BadValue> {
         Kind::U16 => ranged(parse_int(tok)?, u16::MAX as i64),
         Kind::I32 => {
             let v = parse_int(tok)?;
-            i32::try_from(v).map(|_| Val::Int(v)).map_err(|_| BadValue::OutOfRange)
+            i32::try_from(v)
+                .map(|_| Val::Int(v))
+                .map_err(|_| BadValue::OutOfRange)
         }
         Kind::I64 => parse_int(tok).map(Val::Int),
         Kind::Action => match tok {
@@ -116,7 +120,10 @@ mod tests {
         assert_eq!(parse_int(b"-5"), Ok(-5));
         assert_eq!(parse_int(b"12a"), Err(BadValue::Integer));
         assert_eq!(parse_int(b""), Err(BadValue::Integer));
-        assert_eq!(parse_int(b"99999999999999999999"), Err(BadValue::OutOfRange));
+        assert_eq!(
+            parse_int(b"99999999999999999999"),
+            Err(BadValue::OutOfRange)
+        );
         assert_eq!(parse(Kind::U16, b"65536", 0), Err(BadValue::OutOfRange));
         assert_eq!(parse(Kind::U8, b"-1", 0), Err(BadValue::OutOfRange));
         assert_eq!(parse(Kind::U16, b"-", 0), Ok(Val::Null));

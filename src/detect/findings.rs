@@ -36,6 +36,8 @@ pub struct Finding {
     pub description: String,
     pub control: String,
     pub eni: String,
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
     pub src_ip: Option<String>,
     pub dst_ip: String,
     pub dst_port: Option<u16>,
@@ -107,7 +109,8 @@ pub fn build(
         .filter_map(|(k, a)| {
             let rule = rules.rules.get(k.rule as usize)?;
             let dst_ip = ip::to_std(k.dst).to_string();
-            let src_ip = (a.rep.src != crate::net::NO_IP).then(|| ip::to_std(a.rep.src).to_string());
+            let src_ip =
+                (a.rep.src != crate::net::NO_IP).then(|| ip::to_std(a.rep.src).to_string());
             let res = (a.rep.resource != NONE)
                 .then(|| model.resources.get(a.rep.resource as usize))
                 .flatten();
@@ -130,9 +133,9 @@ pub fn build(
             dst_ports.sort_unstable();
             let path = Path::from_u8(a.rep.path).as_str();
             let port_s = dst_port.map_or_else(|| "-".to_string(), |p| p.to_string());
-            let (kind, name) = resource
-                .as_ref()
-                .map_or(("ENI", k.eni.as_str()), |r| (r.kind.as_str(), r.name.as_str()));
+            let (kind, name) = resource.as_ref().map_or(("ENI", k.eni.as_str()), |r| {
+                (r.kind.as_str(), r.name.as_str())
+            });
             let vars = [
                 ("kind", kind),
                 ("name", name),
@@ -141,10 +144,26 @@ pub fn build(
                 ("dst_ip", dst_ip.as_str()),
                 ("dst_port", port_s.as_str()),
                 ("path", path),
-                ("dst_service", dst_service.as_deref().unwrap_or("unknown service")),
-                ("dst_region", dst_region.as_deref().unwrap_or("unknown region")),
+                (
+                    "dst_service",
+                    dst_service.as_deref().unwrap_or("unknown service"),
+                ),
+                (
+                    "dst_region",
+                    dst_region.as_deref().unwrap_or("unknown region"),
+                ),
             ];
             let has_time = a.first_seen.is_some();
+            let eni_info = model
+                .eni_by_id
+                .get(k.eni.as_str())
+                .and_then(|&e| model.enis.get(e as usize));
+            let vpc_id = eni_info
+                .and_then(|e| model.vpcs.get(e.vpc as usize))
+                .map(|v| v.id.to_string());
+            let subnet_id = eni_info
+                .and_then(|e| model.subnets.get(e.subnet as usize))
+                .map(|s| s.id.to_string());
             let evidence: Vec<Evidence> = a
                 .evidence
                 .iter()
@@ -162,6 +181,8 @@ pub fn build(
                 description: rule.def.description.clone(),
                 control: rule.def.control.clone(),
                 eni: k.eni.clone(),
+                vpc_id,
+                subnet_id,
                 src_ip,
                 dst_ip,
                 dst_port,

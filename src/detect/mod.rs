@@ -13,7 +13,7 @@ use arrow_array::{Array, RecordBatch};
 pub use findings::{Finding, FindingResource};
 pub use rules::{CompiledRules, RuleSet, Scope, Severity};
 
-use crate::enrich::{Dir, Enricher, Enriched, Path, NONE};
+use crate::enrich::{Dir, Enriched, Enricher, Path, NONE};
 use crate::net::IpKey;
 use crate::schema::F;
 use rules::Facts;
@@ -151,7 +151,13 @@ impl<'r> Detector<'r> {
     }
 
     /// Evaluates every rule on every in-scope egress-side record of the batch.
-    pub fn observe(&mut self, batch: &RecordBatch, e: &Enriched, model: &crate::enrich::Model, file: u32) {
+    pub fn observe(
+        &mut self,
+        batch: &RecordBatch,
+        e: &Enriched,
+        model: &crate::enrich::Model,
+        file: u32,
+    ) {
         let col = |f: F| batch.column(f.index());
         let (Some(action), Some(proto), Some(enc)) = (
             col(F::Action).as_primitive_opt::<UInt8Type>(),
@@ -166,7 +172,9 @@ impl<'r> Detector<'r> {
             col(F::Bytes).as_primitive_opt::<Int64Type>(),
             col(F::Start).as_primitive_opt::<Int64Type>(),
             col(F::End).as_primitive_opt::<Int64Type>(),
-            batch.column(crate::schema::COL_LINE).as_primitive_opt::<UInt64Type>(),
+            batch
+                .column(crate::schema::COL_LINE)
+                .as_primitive_opt::<UInt64Type>(),
         ) else {
             return;
         };
@@ -198,7 +206,10 @@ impl<'r> Detector<'r> {
                     continue;
                 }
                 if !rule.when.matches(&facts, &self.rules.cleartext_ports)
-                    || rule.unless.iter().any(|u| u.matches(&facts, &self.rules.cleartext_ports))
+                    || rule
+                        .unless
+                        .iter()
+                        .any(|u| u.matches(&facts, &self.rules.cleartext_ports))
                 {
                     continue;
                 }
@@ -239,8 +250,12 @@ impl<'r> Detector<'r> {
                 if e.observed_eni[i] != e.src_eni[i] {
                     a.attributed += 1;
                 }
-                a.packets += (!packets.is_null(i)).then(|| packets.value(i).max(0) as u64).unwrap_or(0);
-                a.bytes += (!bytes.is_null(i)).then(|| bytes.value(i).max(0) as u64).unwrap_or(0);
+                if !packets.is_null(i) {
+                    a.packets += packets.value(i).max(0) as u64;
+                }
+                if !bytes.is_null(i) {
+                    a.bytes += bytes.value(i).max(0) as u64;
+                }
                 if let Some(p) = facts.dport {
                     a.add_port(p, 1);
                 }

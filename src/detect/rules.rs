@@ -165,9 +165,17 @@ fn parse_port(p: &PortSpec) -> Result<(u16, u16), String> {
     match p {
         PortSpec::One(v) => Ok((*v, *v)),
         PortSpec::Range(s) => {
-            let (a, b) = s.split_once('-').ok_or_else(|| format!("port range `{s}` is not `LOW-HIGH`"))?;
-            let a: u16 = a.trim().parse().map_err(|_| format!("port range `{s}`: bad low port"))?;
-            let b: u16 = b.trim().parse().map_err(|_| format!("port range `{s}`: bad high port"))?;
+            let (a, b) = s
+                .split_once('-')
+                .ok_or_else(|| format!("port range `{s}` is not `LOW-HIGH`"))?;
+            let a: u16 = a
+                .trim()
+                .parse()
+                .map_err(|_| format!("port range `{s}`: bad low port"))?;
+            let b: u16 = b
+                .trim()
+                .parse()
+                .map_err(|_| format!("port range `{s}`: bad high port"))?;
             if a > b {
                 return Err(format!("port range `{s}` is reversed"));
             }
@@ -207,11 +215,15 @@ impl RuleSet {
                 return Err(invalid(format!("line {line}: rule id is empty")));
             }
             if !seen.insert(&r.id) {
-                return Err(invalid(format!("line {line}: rule id {} is defined twice", r.id)));
+                return Err(invalid(format!(
+                    "line {line}: rule id {} is defined twice",
+                    r.id
+                )));
             }
             for c in std::iter::once(&r.when).chain(&r.unless) {
                 for p in c.dst_port.iter().chain(&c.dst_port_not).flatten() {
-                    parse_port(p).map_err(|m| invalid(format!("line {line}: rule {}: {m}", r.id)))?;
+                    parse_port(p)
+                        .map_err(|m| invalid(format!("line {line}: rule {}: {m}", r.id)))?;
                 }
             }
             if r.when.direction.is_none() {
@@ -221,8 +233,12 @@ impl RuleSet {
                 )));
             }
         }
-        self.classify.internet_services.extend(pack.classify.internet_services);
-        self.classify.cleartext_ports.extend(pack.classify.cleartext_ports);
+        self.classify
+            .internet_services
+            .extend(pack.classify.internet_services);
+        self.classify
+            .cleartext_ports
+            .extend(pack.classify.cleartext_ports);
         self.packs.push((pack.pack, pack.version));
         self.rules.extend(pack.rules);
         Ok(())
@@ -312,7 +328,8 @@ pub struct Facts {
 }
 
 fn mask<T: Copy>(v: &Option<Vec<T>>, bit: impl Fn(T) -> u32) -> u32 {
-    v.as_ref().map_or(0, |v| v.iter().fold(0, |m, &x| m | bit(x)))
+    v.as_ref()
+        .map_or(0, |v| v.iter().fold(0, |m, &x| m | bit(x)))
 }
 
 fn ports(v: &Option<Vec<PortSpec>>) -> Option<Box<[u64; 1024]>> {
@@ -389,11 +406,23 @@ impl Compiled {
             && (self.region == 0 || self.region & bit(f.region) != 0)
             && self.svc.as_ref().is_none_or(|s| s[f.svc as usize])
             && self.svc_not.as_ref().is_none_or(|s| !s[f.svc as usize])
-            && self.ports.as_ref().is_none_or(|b| f.dport.is_some_and(|p| has_port(b, p)))
-            && self.ports_not.as_ref().is_none_or(|b| !f.dport.is_some_and(|p| has_port(b, p)))
-            && self.proto.as_ref().is_none_or(|b| b[f.proto as usize / 64] & (1 << (f.proto % 64)) != 0)
+            && self
+                .ports
+                .as_ref()
+                .is_none_or(|b| f.dport.is_some_and(|p| has_port(b, p)))
+            && self
+                .ports_not
+                .as_ref()
+                .is_none_or(|b| !f.dport.is_some_and(|p| has_port(b, p)))
+            && self
+                .proto
+                .as_ref()
+                .is_none_or(|b| b[f.proto as usize / 64] & (1 << (f.proto % 64)) != 0)
             && self.isolation.is_none_or(|want| f.isolation == Some(want))
-            && self.kinds.as_ref().is_none_or(|k| k.get(f.resource as usize).copied().unwrap_or(false))
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|k| k.get(f.resource as usize).copied().unwrap_or(false))
             && self.cleartext.is_none_or(|want| {
                 let clear = match f.encryption {
                     Some(e) => e == 0,
@@ -473,15 +502,24 @@ mod tests {
         assert!(e.contains("rules/bad.toml") && e.contains("line 8"), "{e}");
 
         let text = "schema = 1\npack = \"p\"\nversion = \"1\"\n[[rule]]\nid = \"X\"\ncategory = \"c\"\nseverity = \"low\"\ntitle = \"t\"\ncontrol = \"c\"\n[rule.match]\ndirection = [\"egress\"]\npath = [\"warp-drive\"]\n";
-        let e = RuleSet::default().add_text("r.toml", text).unwrap_err().to_string();
+        let e = RuleSet::default()
+            .add_text("r.toml", text)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 12") && e.contains("warp-drive"), "{e}");
 
         let text = "schema = 1\npack = \"p\"\nversion = \"1\"\n[[rule]]\nid = \"X\"\ncategory = \"c\"\nseverity = \"low\"\ntitle = \"t\"\ncontrol = \"c\"\n[rule.match]\ndirection = [\"egress\"]\nfrobnicate = true\n";
-        let e = RuleSet::default().add_text("r.toml", text).unwrap_err().to_string();
+        let e = RuleSet::default()
+            .add_text("r.toml", text)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 12") && e.contains("frobnicate"), "{e}");
 
         let dup = "schema = 1\npack = \"p\"\nversion = \"1\"\n[[rule]]\nid = \"X\"\ncategory = \"c\"\nseverity = \"low\"\ntitle = \"t\"\ncontrol = \"c\"\n[rule.match]\ndirection = [\"egress\"]\n[[rule]]\nid = \"X\"\ncategory = \"c\"\nseverity = \"low\"\ntitle = \"t\"\ncontrol = \"c\"\n[rule.match]\ndirection = [\"egress\"]\n";
-        let e = RuleSet::default().add_text("r.toml", dup).unwrap_err().to_string();
+        let e = RuleSet::default()
+            .add_text("r.toml", dup)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("defined twice"), "{e}");
     }
 
@@ -491,7 +529,10 @@ mod tests {
         let c = Cond {
             direction: Some(vec![Dir::Egress]),
             path: Some(vec![Path::NatGateway]),
-            dst_port: Some(vec![PortSpec::One(443), PortSpec::Range("8000-8999".into())]),
+            dst_port: Some(vec![
+                PortSpec::One(443),
+                PortSpec::Range("8000-8999".into()),
+            ]),
             ..Default::default()
         };
         let k = Compiled::new(&c, &m);

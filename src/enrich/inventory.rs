@@ -439,37 +439,73 @@ impl Inventory {
                 }
             };
         }
-        list!("NetworkInterfaces", enis, FileKind::NetworkInterfaces, "ec2 describe-network-interfaces");
-        list!("RouteTables", route_tables, FileKind::RouteTables, "ec2 describe-route-tables");
-        list!("Subnets", subnets, FileKind::Subnets, "ec2 describe-subnets");
+        list!(
+            "NetworkInterfaces",
+            enis,
+            FileKind::NetworkInterfaces,
+            "ec2 describe-network-interfaces"
+        );
+        list!(
+            "RouteTables",
+            route_tables,
+            FileKind::RouteTables,
+            "ec2 describe-route-tables"
+        );
+        list!(
+            "Subnets",
+            subnets,
+            FileKind::Subnets,
+            "ec2 describe-subnets"
+        );
         list!("Vpcs", vpcs, FileKind::Vpcs, "ec2 describe-vpcs");
-        list!("VpcEndpoints", vpc_endpoints, FileKind::VpcEndpoints, "ec2 describe-vpc-endpoints");
-        list!("NatGateways", nat_gateways, FileKind::NatGateways, "ec2 describe-nat-gateways");
-        list!("EniLabels", labels, FileKind::EniLabels, "egresswatch ENI labels");
+        list!(
+            "VpcEndpoints",
+            vpc_endpoints,
+            FileKind::VpcEndpoints,
+            "ec2 describe-vpc-endpoints"
+        );
+        list!(
+            "NatGateways",
+            nat_gateways,
+            FileKind::NatGateways,
+            "ec2 describe-nat-gateways"
+        );
+        list!(
+            "EniLabels",
+            labels,
+            FileKind::EniLabels,
+            "egresswatch ENI labels"
+        );
         if !kinds.is_empty() {
             return Ok(());
         }
         let has = |k: &str| v.get(k).is_some();
         let one: Option<FileKind> = if has("TrainingJobArn") {
-            self.training_jobs.push(take(v, path, "sagemaker describe-training-job")?);
+            self.training_jobs
+                .push(take(v, path, "sagemaker describe-training-job")?);
             Some(FileKind::TrainingJob)
         } else if has("ProcessingJobArn") {
-            self.processing_jobs.push(take(v, path, "sagemaker describe-processing-job")?);
+            self.processing_jobs
+                .push(take(v, path, "sagemaker describe-processing-job")?);
             Some(FileKind::ProcessingJob)
         } else if has("EndpointConfigArn") {
-            self.endpoint_configs.push(take(v, path, "sagemaker describe-endpoint-config")?);
+            self.endpoint_configs
+                .push(take(v, path, "sagemaker describe-endpoint-config")?);
             Some(FileKind::EndpointConfig)
         } else if has("EndpointArn") {
-            self.endpoints.push(take(v, path, "sagemaker describe-endpoint")?);
+            self.endpoints
+                .push(take(v, path, "sagemaker describe-endpoint")?);
             Some(FileKind::Endpoint)
         } else if has("ModelArn") && has("ModelName") {
             self.models.push(take(v, path, "sagemaker describe-model")?);
             Some(FileKind::Model)
         } else if has("NotebookInstanceArn") {
-            self.notebooks.push(take(v, path, "sagemaker describe-notebook-instance")?);
+            self.notebooks
+                .push(take(v, path, "sagemaker describe-notebook-instance")?);
             Some(FileKind::NotebookInstance)
         } else if has("DomainArn") && has("DomainId") {
-            self.domains.push(take(v, path, "sagemaker describe-domain")?);
+            self.domains
+                .push(take(v, path, "sagemaker describe-domain")?);
             Some(FileKind::StudioDomain)
         } else if has("prefixes") && (has("syncToken") || has("createDate")) {
             self.ip_ranges.push(take(v, path, "ip-ranges.json")?);
@@ -487,12 +523,17 @@ fn collect_json(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         out.push(p.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = fs::read_dir(p)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = fs::read_dir(p)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     entries.sort();
     for e in entries {
         if e.is_dir() {
             collect_json(&e, out)?;
-        } else if e.extension().is_some_and(|x| x.eq_ignore_ascii_case("json")) {
+        } else if e
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+        {
             out.push(e);
         }
     }
@@ -511,7 +552,12 @@ mod tests {
         inv.add_json("c.json", r#"{"hello":"world"}"#).unwrap();
         assert_eq!(inv.enis[0].interface_type.as_deref(), Some("nat_gateway"));
         assert_eq!(inv.training_jobs[0].enable_network_isolation, Some(true));
-        assert!(inv.training_jobs[0].training_start_time.as_ref().unwrap().secs().is_some());
+        assert!(inv.training_jobs[0]
+            .training_start_time
+            .as_ref()
+            .unwrap()
+            .secs()
+            .is_some());
         assert_eq!(inv.ignored, ["c.json"]);
         assert_eq!(inv.recognised.len(), 2);
     }
@@ -519,9 +565,21 @@ mod tests {
     #[test]
     fn malformed_and_misshapen_files_name_the_file() {
         let mut inv = Inventory::default();
-        let e = inv.add_json("bad.json", "{\"Vpcs\": [").unwrap_err().to_string();
-        assert!(e.contains("bad.json") && e.contains("malformed JSON"), "{e}");
-        let e = inv.add_json("shape.json", r#"{"Vpcs": {"VpcId": "x"}}"#).unwrap_err().to_string();
-        assert!(e.contains("shape.json") && e.contains("describe-vpcs"), "{e}");
+        let e = inv
+            .add_json("bad.json", "{\"Vpcs\": [")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad.json") && e.contains("malformed JSON"),
+            "{e}"
+        );
+        let e = inv
+            .add_json("shape.json", r#"{"Vpcs": {"VpcId": "x"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("shape.json") && e.contains("describe-vpcs"),
+            "{e}"
+        );
     }
 }

@@ -22,11 +22,33 @@ use crate::schema::{self, F};
 /// Service names a record's `pkt-*-aws-service` field may hold (AWS's documented list plus the
 /// newer ip-ranges subsets).
 pub const KNOWN_SERVICES: &[&str] = &[
-    "AMAZON", "AMAZON_APPFLOW", "AMAZON_CONNECT", "API_GATEWAY", "AURORA_DSQL", "CHIME_MEETINGS",
-    "CHIME_VOICECONNECTOR", "CLOUD9", "CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING", "CODEBUILD",
-    "DYNAMODB", "EBS", "EC2", "EC2_INSTANCE_CONNECT", "EFS", "GLOBALACCELERATOR", "IOT_CORE",
-    "IVS_LOW_LATENCY", "IVS_REALTIME", "KINESIS_VIDEO_STREAMS", "MEDIA_PACKAGE_V2", "ROUTE53",
-    "ROUTE53_HEALTHCHECKS", "ROUTE53_HEALTHCHECKS_PUBLISHING", "ROUTE53_RESOLVER", "S3",
+    "AMAZON",
+    "AMAZON_APPFLOW",
+    "AMAZON_CONNECT",
+    "API_GATEWAY",
+    "AURORA_DSQL",
+    "CHIME_MEETINGS",
+    "CHIME_VOICECONNECTOR",
+    "CLOUD9",
+    "CLOUDFRONT",
+    "CLOUDFRONT_ORIGIN_FACING",
+    "CODEBUILD",
+    "DYNAMODB",
+    "EBS",
+    "EC2",
+    "EC2_INSTANCE_CONNECT",
+    "EFS",
+    "GLOBALACCELERATOR",
+    "IOT_CORE",
+    "IVS_LOW_LATENCY",
+    "IVS_REALTIME",
+    "KINESIS_VIDEO_STREAMS",
+    "MEDIA_PACKAGE_V2",
+    "ROUTE53",
+    "ROUTE53_HEALTHCHECKS",
+    "ROUTE53_HEALTHCHECKS_PUBLISHING",
+    "ROUTE53_RESOLVER",
+    "S3",
     "WORKSPACES_GATEWAYS",
 ];
 
@@ -204,27 +226,49 @@ impl<'m> Enricher<'m> {
             return;
         };
         let fsb = |f: F| c(f).as_fixed_size_binary_opt();
-        let (Some(src), Some(dst), Some(psrc), Some(pdst)) =
-            (fsb(F::SrcAddr), fsb(F::DstAddr), fsb(F::PktSrcAddr), fsb(F::PktDstAddr))
-        else {
+        let (Some(src), Some(dst), Some(psrc), Some(pdst)) = (
+            fsb(F::SrcAddr),
+            fsb(F::DstAddr),
+            fsb(F::PktSrcAddr),
+            fsb(F::PktDstAddr),
+        ) else {
             return;
         };
         let u16c = |f: F| c(f).as_primitive_opt::<UInt16Type>();
         let u8c = |f: F| c(f).as_primitive_opt::<UInt8Type>();
-        let (Some(sport), Some(dport), Some(flags)) = (u16c(F::SrcPort), u16c(F::DstPort), u16c(F::TcpFlags)) else {
+        let (Some(sport), Some(dport), Some(flags)) =
+            (u16c(F::SrcPort), u16c(F::DstPort), u16c(F::TcpFlags))
+        else {
             return;
         };
-        let (Some(proto), Some(status), Some(fdir), Some(tpath)) =
-            (u8c(F::Protocol), u8c(F::LogStatus), u8c(F::FlowDirection), u8c(F::TrafficPath))
-        else {
+        let (Some(proto), Some(status), Some(fdir), Some(tpath)) = (
+            u8c(F::Protocol),
+            u8c(F::LogStatus),
+            u8c(F::FlowDirection),
+            u8c(F::TrafficPath),
+        ) else {
             return;
         };
         let Some(start) = c(F::Start).as_primitive_opt::<Int64Type>() else {
             return;
         };
         let cols = Cols {
-            eni, src, dst, psrc, pdst, sport, dport, proto, flags, status, fdir, tpath, start,
-            region, dst_svc, next_hop,
+            eni,
+            src,
+            dst,
+            psrc,
+            pdst,
+            sport,
+            dport,
+            proto,
+            flags,
+            status,
+            fdir,
+            tpath,
+            start,
+            region,
+            dst_svc,
+            next_hop,
         };
         for i in 0..n {
             self.row(&cols, i);
@@ -255,8 +299,16 @@ impl<'m> Enricher<'m> {
             Some(schema::DIR_EGRESS) => Dir::Egress,
             Some(schema::DIR_INGRESS) => Dir::Ingress,
             _ => match info.filter(|e| !e.ips.is_empty()) {
-                Some(e) if e.ips.binary_search(&src).is_ok() || e.ips.binary_search(&psrc).is_ok() => Dir::Egress,
-                Some(e) if e.ips.binary_search(&dst).is_ok() || e.ips.binary_search(&pdst).is_ok() => Dir::Ingress,
+                Some(e)
+                    if e.ips.binary_search(&src).is_ok() || e.ips.binary_search(&psrc).is_ok() =>
+                {
+                    Dir::Egress
+                }
+                Some(e)
+                    if e.ips.binary_search(&dst).is_ok() || e.ips.binary_search(&pdst).is_ok() =>
+                {
+                    Dir::Ingress
+                }
                 Some(_) => Dir::Unknown,
                 None if src != NO_IP && !ip::is_public(src) && ip::is_public(pdst) => Dir::Egress,
                 None if psrc != NO_IP && ip::is_public(psrc) && !ip::is_public(dst) => Dir::Ingress,
@@ -283,7 +335,8 @@ impl<'m> Enricher<'m> {
         }
 
         let proto = opt(c.proto, i).unwrap_or(0);
-        if dir == Dir::Egress && is_return(proto, opt(c.flags, i), opt(c.sport, i), opt(c.dport, i)) {
+        if dir == Dir::Egress && is_return(proto, opt(c.flags, i), opt(c.sport, i), opt(c.dport, i))
+        {
             dir = Dir::Return;
         }
         o.dir[i] = dir as u8;
@@ -304,7 +357,11 @@ impl<'m> Enricher<'m> {
                     let t = opt(c.start, i).unwrap_or(0);
                     many.iter()
                         .copied()
-                        .find(|&r| m.resources[r as usize].window.is_some_and(|(s, e)| s <= t && t <= e))
+                        .find(|&r| {
+                            m.resources[r as usize]
+                                .window
+                                .is_some_and(|(s, e)| s <= t && t <= e)
+                        })
                         .unwrap_or(many[0])
                 }
             };
@@ -313,7 +370,8 @@ impl<'m> Enricher<'m> {
         // Destination class.
         let vpc_idx = sinfo.map_or(NONE, |e| e.vpc);
         let vpc = m.vpcs.get(vpc_idx as usize);
-        let nat_own_ip = info.is_some_and(|e| e.kind == EniKind::NatGateway && e.ips.binary_search(&pdst).is_ok());
+        let nat_own_ip = info
+            .is_some_and(|e| e.kind == EniKind::NatGateway && e.ips.binary_search(&pdst).is_ok());
         let mut svc = NO_SYM;
         let mut dreg = NO_SYM;
         let class = if pdst == NO_IP || nat_own_ip {
@@ -321,7 +379,11 @@ impl<'m> Enricher<'m> {
         } else if let Some(v) = vpc.filter(|v| v.cidrs.contains(pdst)) {
             if v.resolvers.contains(&pdst) {
                 DstClass::VpcResolver
-            } else if let Some(peer) = m.addr.get(&(vpc_idx, pdst)).and_then(|&p| m.enis.get(p as usize)) {
+            } else if let Some(peer) = m
+                .addr
+                .get(&(vpc_idx, pdst))
+                .and_then(|&p| m.enis.get(p as usize))
+            {
                 if peer.kind == EniKind::InterfaceEndpoint {
                     DstClass::InterfaceEndpoint
                 } else if o.resource[i] != NONE && peer.resources.contains(&o.resource[i]) {
@@ -343,9 +405,11 @@ impl<'m> Enricher<'m> {
             } else if let Some(name) = str_at(c.dst_svc, i) {
                 svc = m.services.get(name).unwrap_or(NO_SYM);
             }
-            if svc == NO_SYM && str_at(c.dst_svc, i).is_none() {
-                DstClass::Internet
-            } else if svc != NO_SYM && self.internet_svc[svc as usize] {
+            // No AWS range and no service named by the record: the open internet. Ranges of
+            // customer-content services (EC2, CloudFront, ...) count as internet too.
+            if (svc == NO_SYM && str_at(c.dst_svc, i).is_none())
+                || (svc != NO_SYM && self.internet_svc[svc as usize])
+            {
                 DstClass::Internet
             } else {
                 DstClass::AwsService
@@ -399,7 +463,9 @@ pub fn decide_path(
     m: &Model,
 ) -> Path {
     match next_hop {
-        Some("nat_gateway" | "regional_nat_gateway" | "private_nat_gateway") => return Path::NatGateway,
+        Some("nat_gateway" | "regional_nat_gateway" | "private_nat_gateway") => {
+            return Path::NatGateway
+        }
         Some("vpc_endpoint") => return Path::InterfaceEndpoint,
         Some("transit_gateway") => return Path::TransitGateway,
         Some("internet_gateway" | "egress_only_internet_gateway") => return Path::InternetGateway,
@@ -478,13 +544,30 @@ mod tests {
         assert_eq!(p(Some(8), None), Path::InternetGateway);
         assert_eq!(p(Some(7), None), Path::GatewayEndpoint);
         assert_eq!(p(Some(1), None), Path::NatGateway);
-        assert_eq!(p(Some(2), Some(Some(RouteTarget::GatewayEndpoint))), Path::GatewayEndpoint);
-        assert_eq!(p(Some(2), Some(Some(RouteTarget::InternetGateway))), Path::InternetGateway);
-        assert_eq!(p(None, Some(Some(RouteTarget::NatGateway))), Path::NatGateway);
+        assert_eq!(
+            p(Some(2), Some(Some(RouteTarget::GatewayEndpoint))),
+            Path::GatewayEndpoint
+        );
+        assert_eq!(
+            p(Some(2), Some(Some(RouteTarget::InternetGateway))),
+            Path::InternetGateway
+        );
+        assert_eq!(
+            p(None, Some(Some(RouteTarget::NatGateway))),
+            Path::NatGateway
+        );
         assert_eq!(p(None, Some(None)), Path::Unknown);
         assert_eq!(p(None, None), Path::Unknown);
         assert_eq!(
-            decide_path(Some("regional_nat_gateway"), Some(8), DstClass::Internet, None, public, NO_SYM, &m),
+            decide_path(
+                Some("regional_nat_gateway"),
+                Some(8),
+                DstClass::Internet,
+                None,
+                public,
+                NO_SYM,
+                &m
+            ),
             Path::NatGateway
         );
         assert_eq!(p(Some(4), None), Path::Peering);

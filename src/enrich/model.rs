@@ -244,7 +244,12 @@ impl Model {
         let mut by_service_region: HashMap<(u16, u16), Vec<IpNet>> = HashMap::new();
         for r in &inv.ip_ranges {
             for p in r.prefixes.iter().chain(&r.ipv6_prefixes) {
-                let Some(net) = p.ip_prefix.as_deref().or(p.ipv6_prefix.as_deref()).and_then(parse_net) else {
+                let Some(net) = p
+                    .ip_prefix
+                    .as_deref()
+                    .or(p.ipv6_prefix.as_deref())
+                    .and_then(parse_net)
+                else {
                     continue;
                 };
                 let svc = m.services.intern(&p.service);
@@ -273,8 +278,16 @@ impl Model {
             let blocks = v
                 .cidr_block
                 .iter()
-                .chain(v.cidr_block_association_set.iter().filter_map(|c| c.cidr_block.as_ref()))
-                .chain(v.ipv6_cidr_block_association_set.iter().filter_map(|c| c.ipv6_cidr_block.as_ref()));
+                .chain(
+                    v.cidr_block_association_set
+                        .iter()
+                        .filter_map(|c| c.cidr_block.as_ref()),
+                )
+                .chain(
+                    v.ipv6_cidr_block_association_set
+                        .iter()
+                        .filter_map(|c| c.ipv6_cidr_block.as_ref()),
+                );
             for b in blocks {
                 if let Some(net) = parse_net(b) {
                     if let IpNet::V4(n4) = net {
@@ -376,7 +389,9 @@ impl Model {
                     }
                 } else if r.nat_gateway_id.is_some() {
                     RouteTarget::NatGateway
-                } else if r.egress_only_internet_gateway_id.is_some() || r.carrier_gateway_id.is_some() {
+                } else if r.egress_only_internet_gateway_id.is_some()
+                    || r.carrier_gateway_id.is_some()
+                {
                     RouteTarget::InternetGateway
                 } else if r.transit_gateway_id.is_some() {
                     RouteTarget::TransitGateway
@@ -387,7 +402,10 @@ impl Model {
                 } else {
                     RouteTarget::Other
                 };
-                let dests = r.destination_cidr_block.iter().chain(&r.destination_ipv6_cidr_block);
+                let dests = r
+                    .destination_cidr_block
+                    .iter()
+                    .chain(&r.destination_ipv6_cidr_block);
                 for d in dests {
                     if let Some(net) = parse_net(d) {
                         b.insert(&net, target);
@@ -401,7 +419,7 @@ impl Model {
             }
             // Gateway endpoints also list the route tables they serve.
             for ep in &inv.vpc_endpoints {
-                if ep.route_table_ids.iter().any(|id| *id == rt.route_table_id) {
+                if ep.route_table_ids.contains(&rt.route_table_id) {
                     gateway_routes.insert(&ep.vpc_endpoint_id);
                 }
             }
@@ -421,7 +439,8 @@ impl Model {
             let idx = m.route_tables.len() as u32;
             // An explicit CIDR route and a prefix-list route for the same block: the explicit
             // route is what AWS prefers for an exact tie.
-            m.route_tables.push(b.build(|a, _| *a != RouteTarget::GatewayEndpoint));
+            m.route_tables
+                .push(b.build(|a, _| *a != RouteTarget::GatewayEndpoint));
             let vpc = vpc_of(&mut m, &rt.vpc_id);
             for a in &rt.associations {
                 if a.main == Some(true) {
@@ -440,41 +459,64 @@ impl Model {
             (m.resources.len() - 1) as u32
         };
         for j in &inv.training_jobs {
-            let start = j.training_start_time.as_ref().or(j.creation_time.as_ref()).and_then(|t| t.secs());
+            let start = j
+                .training_start_time
+                .as_ref()
+                .or(j.creation_time.as_ref())
+                .and_then(|t| t.secs());
             let end = j.training_end_time.as_ref().and_then(|t| t.secs());
-            let r = push_resource(&mut m, ResourceInfo {
-                kind: ResourceKind::TrainingJob,
-                kind_label: None,
-                name: j.training_job_name.as_str().into(),
-                arn: Some(j.training_job_arn.as_str().into()),
-                network_isolation: Some(j.enable_network_isolation.unwrap_or(false)),
-                sagemaker: true,
-                window: window(start, end),
-            });
+            let r = push_resource(
+                &mut m,
+                ResourceInfo {
+                    kind: ResourceKind::TrainingJob,
+                    kind_label: None,
+                    name: j.training_job_name.as_str().into(),
+                    arn: Some(j.training_job_arn.as_str().into()),
+                    network_isolation: Some(j.enable_network_isolation.unwrap_or(false)),
+                    sagemaker: true,
+                    window: window(start, end),
+                },
+            );
             if let Some(c) = &j.vpc_config {
-                candidates.push(Candidate { resource: r, config: c.clone() });
+                candidates.push(Candidate {
+                    resource: r,
+                    config: c.clone(),
+                });
             }
         }
         for j in &inv.processing_jobs {
             let nc = j.network_config.clone().unwrap_or_default();
-            let start = j.processing_start_time.as_ref().or(j.creation_time.as_ref()).and_then(|t| t.secs());
+            let start = j
+                .processing_start_time
+                .as_ref()
+                .or(j.creation_time.as_ref())
+                .and_then(|t| t.secs());
             let end = j.processing_end_time.as_ref().and_then(|t| t.secs());
-            let r = push_resource(&mut m, ResourceInfo {
-                kind: ResourceKind::ProcessingJob,
-                kind_label: None,
-                name: j.processing_job_name.as_str().into(),
-                arn: Some(j.processing_job_arn.as_str().into()),
-                network_isolation: Some(nc.enable_network_isolation.unwrap_or(false)),
-                sagemaker: true,
-                window: window(start, end),
-            });
+            let r = push_resource(
+                &mut m,
+                ResourceInfo {
+                    kind: ResourceKind::ProcessingJob,
+                    kind_label: None,
+                    name: j.processing_job_name.as_str().into(),
+                    arn: Some(j.processing_job_arn.as_str().into()),
+                    network_isolation: Some(nc.enable_network_isolation.unwrap_or(false)),
+                    sagemaker: true,
+                    window: window(start, end),
+                },
+            );
             if let Some(c) = nc.vpc_config {
-                candidates.push(Candidate { resource: r, config: c });
+                candidates.push(Candidate {
+                    resource: r,
+                    config: c,
+                });
             }
         }
         // Endpoints: Endpoint -> EndpointConfig -> Model(s) -> VpcConfig.
-        let models: HashMap<&str, &super::inventory::Model> =
-            inv.models.iter().map(|x| (x.model_name.as_str(), x)).collect();
+        let models: HashMap<&str, &super::inventory::Model> = inv
+            .models
+            .iter()
+            .map(|x| (x.model_name.as_str(), x))
+            .collect();
         let configs: HashMap<&str, &super::inventory::EndpointConfig> = inv
             .endpoint_configs
             .iter()
@@ -486,7 +528,11 @@ impl Model {
             let mut isolation = cfg.and_then(|c| c.enable_network_isolation);
             let mut vpc = cfg.and_then(|c| c.vpc_config.clone());
             if let Some(c) = cfg {
-                for v in c.production_variants.iter().chain(&c.shadow_production_variants) {
+                for v in c
+                    .production_variants
+                    .iter()
+                    .chain(&c.shadow_production_variants)
+                {
                     let Some(model) = v.model_name.as_deref().and_then(|n| models.get(n)) else {
                         continue;
                     };
@@ -506,17 +552,23 @@ impl Model {
                     e.endpoint_name, e.endpoint_config_name
                 ));
             }
-            let r = push_resource(&mut m, ResourceInfo {
-                kind: ResourceKind::Endpoint,
-                kind_label: None,
-                name: e.endpoint_name.as_str().into(),
-                arn: Some(e.endpoint_arn.as_str().into()),
-                network_isolation: Some(isolation.unwrap_or(false)),
-                sagemaker: true,
-                window: None,
-            });
+            let r = push_resource(
+                &mut m,
+                ResourceInfo {
+                    kind: ResourceKind::Endpoint,
+                    kind_label: None,
+                    name: e.endpoint_name.as_str().into(),
+                    arn: Some(e.endpoint_arn.as_str().into()),
+                    network_isolation: Some(isolation.unwrap_or(false)),
+                    sagemaker: true,
+                    window: None,
+                },
+            );
             if let Some(c) = vpc {
-                candidates.push(Candidate { resource: r, config: c });
+                candidates.push(Candidate {
+                    resource: r,
+                    config: c,
+                });
             }
         }
         // Models not behind an endpoint still create ENIs (batch transform).
@@ -524,31 +576,40 @@ impl Model {
             if served_models.contains(model.model_name.as_str()) {
                 continue;
             }
-            let r = push_resource(&mut m, ResourceInfo {
-                kind: ResourceKind::Model,
-                kind_label: None,
-                name: model.model_name.as_str().into(),
-                arn: Some(model.model_arn.as_str().into()),
-                network_isolation: Some(model.enable_network_isolation.unwrap_or(false)),
-                sagemaker: true,
-                window: None,
-            });
+            let r = push_resource(
+                &mut m,
+                ResourceInfo {
+                    kind: ResourceKind::Model,
+                    kind_label: None,
+                    name: model.model_name.as_str().into(),
+                    arn: Some(model.model_arn.as_str().into()),
+                    network_isolation: Some(model.enable_network_isolation.unwrap_or(false)),
+                    sagemaker: true,
+                    window: None,
+                },
+            );
             if let Some(c) = &model.vpc_config {
-                candidates.push(Candidate { resource: r, config: c.clone() });
+                candidates.push(Candidate {
+                    resource: r,
+                    config: c.clone(),
+                });
             }
         }
         let mut notebook_by_name: HashMap<&str, u32> = HashMap::new();
         let mut notebook_by_eni: HashMap<&str, u32> = HashMap::new();
         for nb in &inv.notebooks {
-            let r = push_resource(&mut m, ResourceInfo {
-                kind: ResourceKind::NotebookInstance,
-                kind_label: None,
-                name: nb.notebook_instance_name.as_str().into(),
-                arn: Some(nb.notebook_instance_arn.as_str().into()),
-                network_isolation: Some(false),
-                sagemaker: true,
-                window: None,
-            });
+            let r = push_resource(
+                &mut m,
+                ResourceInfo {
+                    kind: ResourceKind::NotebookInstance,
+                    kind_label: None,
+                    name: nb.notebook_instance_name.as_str().into(),
+                    arn: Some(nb.notebook_instance_arn.as_str().into()),
+                    network_isolation: Some(false),
+                    sagemaker: true,
+                    window: None,
+                },
+            );
             notebook_by_name.insert(&nb.notebook_instance_name, r);
             if let Some(eni) = nb.network_interface_id.as_deref() {
                 notebook_by_eni.insert(eni, r);
@@ -556,28 +617,34 @@ impl Model {
         }
         let mut domain_by_id: HashMap<String, u32> = HashMap::new();
         for d in &inv.domains {
-            let r = push_resource(&mut m, ResourceInfo {
-                kind: ResourceKind::StudioDomain,
-                kind_label: None,
-                name: d.domain_name.as_deref().unwrap_or(&d.domain_id).into(),
-                arn: Some(d.domain_arn.as_str().into()),
-                network_isolation: Some(false),
-                sagemaker: true,
-                window: None,
-            });
+            let r = push_resource(
+                &mut m,
+                ResourceInfo {
+                    kind: ResourceKind::StudioDomain,
+                    kind_label: None,
+                    name: d.domain_name.as_deref().unwrap_or(&d.domain_id).into(),
+                    arn: Some(d.domain_arn.as_str().into()),
+                    network_isolation: Some(false),
+                    sagemaker: true,
+                    window: None,
+                },
+            );
             domain_by_id.insert(d.domain_id.clone(), r);
         }
         let mut labels: HashMap<&str, u32> = HashMap::new();
         for l in &inv.labels {
-            let r = push_resource(&mut m, ResourceInfo {
-                kind: ResourceKind::Labelled,
-                kind_label: Some(l.kind.as_str().into()),
-                name: l.name.as_str().into(),
-                arn: l.arn.as_deref().map(Into::into),
-                network_isolation: l.network_isolation,
-                sagemaker: l.sagemaker.unwrap_or(true),
-                window: None,
-            });
+            let r = push_resource(
+                &mut m,
+                ResourceInfo {
+                    kind: ResourceKind::Labelled,
+                    kind_label: Some(l.kind.as_str().into()),
+                    name: l.name.as_str().into(),
+                    arn: l.arn.as_deref().map(Into::into),
+                    network_isolation: l.network_isolation,
+                    sagemaker: l.sagemaker.unwrap_or(true),
+                    window: None,
+                },
+            );
             labels.insert(&l.network_interface_id, r);
         }
 
@@ -588,7 +655,11 @@ impl Model {
             for a in &n.nat_gateway_addresses {
                 if let Some(e) = a.network_interface_id.as_deref() {
                     nat_enis.insert(e);
-                    if let Some(k) = a.private_ip.as_deref().and_then(|s| ip::parse(s.as_bytes())) {
+                    if let Some(k) = a
+                        .private_ip
+                        .as_deref()
+                        .and_then(|s| ip::parse(s.as_bytes()))
+                    {
                         nat_ips.entry(e).or_default().push(k);
                     }
                 }
@@ -602,19 +673,29 @@ impl Model {
 
         // ENIs.
         for e in &inv.enis {
-            if e.network_interface_id.is_empty() || m.eni_by_id.contains_key(e.network_interface_id.as_str()) {
+            if e.network_interface_id.is_empty()
+                || m.eni_by_id.contains_key(e.network_interface_id.as_str())
+            {
                 continue;
             }
             let id = e.network_interface_id.as_str();
             let desc = e.description.as_deref().unwrap_or("");
             let itype = e.interface_type.as_deref().unwrap_or("interface");
-            let kind = if itype == "nat_gateway" || desc.starts_with("Interface for NAT Gateway") || nat_enis.contains(id) {
+            let kind = if itype == "nat_gateway"
+                || desc.starts_with("Interface for NAT Gateway")
+                || nat_enis.contains(id)
+            {
                 EniKind::NatGateway
-            } else if itype == "vpc_endpoint" || desc.starts_with("VPC Endpoint Interface") || vpce_enis.contains(id) {
+            } else if itype == "vpc_endpoint"
+                || desc.starts_with("VPC Endpoint Interface")
+                || vpce_enis.contains(id)
+            {
                 EniKind::InterfaceEndpoint
             } else if itype == "lambda" || desc.starts_with("AWS Lambda VPC ENI") {
                 EniKind::Lambda
-            } else if itype != "interface" || OTHER_SERVICE_DESCS.iter().any(|p| desc.starts_with(p)) {
+            } else if itype != "interface"
+                || OTHER_SERVICE_DESCS.iter().any(|p| desc.starts_with(p))
+            {
                 EniKind::OtherService
             } else {
                 EniKind::Workload
@@ -658,15 +739,18 @@ impl Model {
             } else if let Some(name) = desc.strip_prefix(SAGEMAKER_NOTEBOOK_DESC) {
                 let r = match notebook_by_name.get(name.trim()) {
                     Some(&r) => r,
-                    None => push_resource(&mut m, ResourceInfo {
-                        kind: ResourceKind::NotebookInstance,
-                        kind_label: None,
-                        name: name.trim().into(),
-                        arn: None,
-                        network_isolation: Some(false),
-                        sagemaker: true,
-                        window: None,
-                    }),
+                    None => push_resource(
+                        &mut m,
+                        ResourceInfo {
+                            kind: ResourceKind::NotebookInstance,
+                            kind_label: None,
+                            name: name.trim().into(),
+                            arn: None,
+                            network_isolation: Some(false),
+                            sagemaker: true,
+                            window: None,
+                        },
+                    ),
                 };
                 resources.push(r);
             } else if let Some(rest) = desc.strip_prefix(STUDIO_DESC) {
@@ -674,15 +758,18 @@ impl Model {
                 let r = match domain_by_id.get(domain) {
                     Some(&r) => r,
                     None => {
-                        let r = push_resource(&mut m, ResourceInfo {
-                            kind: ResourceKind::StudioDomain,
-                            kind_label: None,
-                            name: domain.into(),
-                            arn: None,
-                            network_isolation: Some(false),
-                            sagemaker: true,
-                            window: None,
-                        });
+                        let r = push_resource(
+                            &mut m,
+                            ResourceInfo {
+                                kind: ResourceKind::StudioDomain,
+                                kind_label: None,
+                                name: domain.into(),
+                                arn: None,
+                                network_isolation: Some(false),
+                                sagemaker: true,
+                                window: None,
+                            },
+                        );
                         domain_by_id.insert(domain.to_string(), r);
                         r
                     }
@@ -723,7 +810,8 @@ impl Model {
                 continue;
             }
             let idx = m.enis.len() as u32;
-            m.eni_by_id.insert(l.network_interface_id.as_str().into(), idx);
+            m.eni_by_id
+                .insert(l.network_interface_id.as_str().into(), idx);
             m.enis.push(EniInfo {
                 id: l.network_interface_id.as_str().into(),
                 vpc: NONE,
@@ -731,7 +819,11 @@ impl Model {
                 kind: EniKind::Workload,
                 region: NO_SYM,
                 ips: Vec::new(),
-                resources: labels.get(l.network_interface_id.as_str()).copied().into_iter().collect(),
+                resources: labels
+                    .get(l.network_interface_id.as_str())
+                    .copied()
+                    .into_iter()
+                    .collect(),
             });
         }
 
@@ -746,7 +838,13 @@ impl Model {
             let from_arn = m.enis[i]
                 .resources
                 .iter()
-                .filter_map(|&r| m.resources[r as usize].arn.as_deref().and_then(region_of_arn).map(str::to_string))
+                .filter_map(|&r| {
+                    m.resources[r as usize]
+                        .arn
+                        .as_deref()
+                        .and_then(region_of_arn)
+                        .map(str::to_string)
+                })
                 .next();
             if let Some(r) = from_arn {
                 let r = m.regions.intern(&r);
@@ -776,7 +874,10 @@ impl Model {
 
     /// AWS service and region of a public address; specific services beat AMAZON.
     pub fn aws_range(&self, k: IpKey) -> Option<(u16, u16)> {
-        self.aws_specific.get(k).or_else(|| self.aws_amazon.get(k)).copied()
+        self.aws_specific
+            .get(k)
+            .or_else(|| self.aws_amazon.get(k))
+            .copied()
     }
 }
 
@@ -790,8 +891,14 @@ mod tests {
         assert_eq!(region_of_az("us-gov-west-1b"), Some("us-gov-west-1"));
         assert_eq!(region_of_az("us-west-2-lax-1a"), Some("us-west-2"));
         assert_eq!(region_of_az("nowhere"), None);
-        assert_eq!(region_of_arn("arn:aws:sagemaker:eu-west-3:1:training-job/x"), Some("eu-west-3"));
-        assert_eq!(endpoint_service("com.amazonaws.us-east-1.s3"), Some(("us-east-1", "s3")));
+        assert_eq!(
+            region_of_arn("arn:aws:sagemaker:eu-west-3:1:training-job/x"),
+            Some("eu-west-3")
+        );
+        assert_eq!(
+            endpoint_service("com.amazonaws.us-east-1.s3"),
+            Some(("us-east-1", "s3"))
+        );
         assert_eq!(endpoint_service("aws.sagemaker.us-east-1.notebook"), None);
     }
 }

@@ -141,15 +141,31 @@ mod tests {
     #[test]
     fn parses_v4_and_v6() {
         assert_eq!(parse(b"10.0.1.5"), Some(from_v4(0x0a00_0105)));
-        assert_eq!(to_std(parse(b"203.0.113.5").unwrap()).to_string(), "203.0.113.5");
+        assert_eq!(
+            to_std(parse(b"203.0.113.5").unwrap()).to_string(),
+            "203.0.113.5"
+        );
         let v6 = parse(b"2001:db8:1234:a100:8d6e:3477:df66:f105").unwrap();
         assert!(!is_v4(v6));
-        assert_eq!(to_std(v6).to_string(), "2001:db8:1234:a100:8d6e:3477:df66:f105");
+        assert_eq!(
+            to_std(v6).to_string(),
+            "2001:db8:1234:a100:8d6e:3477:df66:f105"
+        );
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in [&b"256.1.1.1"[..], b"1.2.3", b"1.2.3.4.5", b"1..2.3", b"", b"-", b"a.b.c.d", b"1.2.3.4x", b"::g"] {
+        for bad in [
+            &b"256.1.1.1"[..],
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"1..2.3",
+            b"",
+            b"-",
+            b"a.b.c.d",
+            b"1.2.3.4x",
+            b"::g",
+        ] {
             assert_eq!(parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

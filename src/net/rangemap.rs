@@ -83,8 +83,7 @@ impl<V: Clone> RangeMapBuilder<V> {
     /// returning true keeps `a`. Ranges must nest or be disjoint, as CIDR blocks always do.
     pub fn build(mut self, prefer: impl Fn(&V, &V) -> bool) -> RangeMap<V> {
         // Widest first at equal start, so an enclosing block is on the stack before its children.
-        self.items
-            .sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        self.items.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         let mut deduped: Vec<(IpKey, IpKey, V)> = Vec::with_capacity(self.items.len());
         for item in self.items {
             match deduped.last_mut() {
@@ -158,7 +157,12 @@ mod tests {
 
     #[test]
     fn most_specific_prefix_wins() {
-        let m = build(&[("10.0.0.0/16", 1), ("10.0.1.0/24", 2), ("10.0.1.128/25", 3), ("0.0.0.0/0", 9)]);
+        let m = build(&[
+            ("10.0.0.0/16", 1),
+            ("10.0.1.0/24", 2),
+            ("10.0.1.128/25", 3),
+            ("0.0.0.0/0", 9),
+        ]);
         assert_eq!(m.get(k("10.0.0.5")), Some(&1));
         assert_eq!(m.get(k("10.0.1.5")), Some(&2));
         assert_eq!(m.get(k("10.0.1.200")), Some(&3));
@@ -172,7 +176,11 @@ mod tests {
 
     #[test]
     fn duplicates_use_preference_and_disjoint_blocks_do_not_leak() {
-        let m = build(&[("52.216.0.0/15", 1), ("52.216.0.0/15", 5), ("3.5.0.0/19", 2)]);
+        let m = build(&[
+            ("52.216.0.0/15", 1),
+            ("52.216.0.0/15", 5),
+            ("3.5.0.0/19", 2),
+        ]);
         assert_eq!(m.get(k("52.217.1.1")), Some(&5));
         assert_eq!(m.get(k("3.5.31.255")), Some(&2));
         assert_eq!(m.get(k("3.5.32.0")), None);
@@ -200,7 +208,9 @@ mod tests {
         for i in 0..300u32 {
             let len = 8 + (next() % 25) as u8;
             let addr = (next() as u32) & 0x0f0f_ffff;
-            let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(addr), len).unwrap().trunc();
+            let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(addr), len)
+                .unwrap()
+                .trunc();
             nets.push((IpNet::V4(net), i));
         }
         let mut b = RangeMapBuilder::new();

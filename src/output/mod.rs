@@ -53,8 +53,17 @@ fn write_table(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
         return writeln!(w, "No findings: no in-scope egress matched a rule.");
     }
     let header = [
-        "SEVERITY", "RULE", "CATEGORY", "RESOURCE", "ENI", "DESTINATION", "PATH", "SERVICE", "FLOWS",
-        "BYTES", "FIRST SEEN",
+        "SEVERITY",
+        "RULE",
+        "CATEGORY",
+        "RESOURCE",
+        "ENI",
+        "DESTINATION",
+        "PATH",
+        "SERVICE",
+        "FLOWS",
+        "BYTES",
+        "FIRST SEEN",
     ];
     let rows: Vec<[String; 11]> = findings
         .iter()
