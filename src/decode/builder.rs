@@ -11,7 +11,7 @@ use arrow_buffer::{Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::ArrowError;
 
 use crate::net::IpKey;
-use crate::schema::{self, Kind, ALL, COL_EXTRA, FIELDS, NUM_FIELDS};
+use crate::schema::{self, Kind, COL_EXTRA, FIELDS, NUM_FIELDS};
 
 /// UTF-8 column built from byte slices; the caller guarantees the bytes are UTF-8 and
 /// `StringArray::try_new` re-checks it once per batch.
@@ -33,6 +33,7 @@ impl StrCol {
         }
     }
 
+    #[inline]
     pub fn append(&mut self, v: Option<&[u8]>) {
         match v {
             Some(b) => {
@@ -86,6 +87,7 @@ impl IpCol {
         }
     }
 
+    #[inline]
     pub fn append(&mut self, v: Option<IpKey>) {
         match v {
             Some(k) => {
@@ -133,6 +135,7 @@ impl Col {
     }
 
     /// Appends an integer already range-checked by the parser for this column's kind.
+    #[inline]
     pub fn append_int(&mut self, v: Option<i64>) {
         match self {
             Col::I32(b) => b.append_option(v.map(|v| v as i32)),
@@ -172,6 +175,9 @@ pub struct BatchBuilder {
     pub line: UInt64Builder,
     rows: usize,
     capacity: usize,
+    /// All-null arrays of full batches, per absent column: built once, shared by every batch
+    /// (an Arc clone instead of a fresh zeroed allocation per column per batch).
+    null_cache: Vec<Option<ArrayRef>>,
 }
 
 impl BatchBuilder {
@@ -188,6 +194,7 @@ impl BatchBuilder {
             line: UInt64Builder::with_capacity(capacity),
             rows: 0,
             capacity,
+            null_cache: vec![None; NUM_FIELDS + 1],
         }
     }
 
@@ -210,15 +217,23 @@ impl BatchBuilder {
         let rows = self.rows;
         let schema = schema::canonical();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(NUM_FIELDS + 2);
+        let full = rows == self.capacity;
+        let nulls = |i: usize, cache: &mut Vec<Option<ArrayRef>>| -> ArrayRef {
+            let make = || new_null_array(schema.field(i).data_type(), rows);
+            if !full {
+                return make();
+            }
+            cache[i].get_or_insert_with(make).clone()
+        };
         for (i, col) in self.cols.iter_mut().enumerate() {
             arrays.push(match col {
                 Some(c) => c.finish()?,
-                None => new_null_array(&ALL[i].def().kind.data_type(), rows),
+                None => nulls(i, &mut self.null_cache),
             });
         }
         arrays.push(match &mut self.extra {
             Some(e) => Arc::new(e.finish()?),
-            None => new_null_array(schema.field(COL_EXTRA).data_type(), rows),
+            None => nulls(COL_EXTRA, &mut self.null_cache),
         });
         arrays.push(Arc::new(self.line.finish()));
         self.rows = 0;

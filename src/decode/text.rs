@@ -39,44 +39,121 @@ fn builder_for(layout: &Layout, capacity: usize) -> BatchBuilder {
     BatchBuilder::new(&present, layout.has_unknown(), capacity)
 }
 
-/// Decodes one text object. Batches go to `sink` as they fill; malformed lines are counted in
-/// `stats` with their line numbers. A read error (truncated or corrupt gzip) ends the file with
-/// an error after the records before it were delivered.
-pub fn decode<R: BufRead>(
-    reader: R,
-    file: &str,
-    opts: &DecodeOptions,
-    stats: &mut FileStats,
-    sink: &mut dyn FnMut(RecordBatch),
-) -> Result<(), DecodeError> {
-    let mut lines = LineReader::new(reader, opts.max_line_len);
-    let mut layout: Option<Layout> = None;
-    let mut builder: Option<BatchBuilder> = None;
-    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(64);
-    let mut vals: Vec<Val> = Vec::with_capacity(64);
-    let mut line_no: u64 = 0;
-    let arrow_err = |source| DecodeError::Arrow {
-        file: file.to_string(),
-        source,
+/// Position of the first space or tab in `s`, eight bytes at a time.
+#[inline]
+fn find_sep(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has = |x: u64, b: u64| {
+        let y = x ^ (LO * b);
+        y.wrapping_sub(LO) & !y & HI
     };
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        // The lowest flagged byte is always a true match (borrows only propagate upwards).
+        let m = has(x, 0x20) | has(x, 0x09);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&c| c == b' ' || c == b'\t')
+        .map(|p| i + p)
+}
 
-    loop {
-        let next = match lines.next_line() {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
-            Err(source) => {
-                if let Some(b) = builder.as_mut().filter(|b| b.rows() > 0) {
-                    sink(b.finish().map_err(arrow_err)?);
-                }
-                return Err(DecodeError::Read {
-                    file: file.to_string(),
-                    line: line_no,
-                    source,
-                });
+/// ASCII check a word at a time (lines are short, so the byte-wise tail of the standard
+/// library's version dominated).
+#[inline]
+fn is_ascii(s: &[u8]) -> bool {
+    let mut acc = 0u64;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        acc |= u64::from_le_bytes(w);
+    }
+    let tail = chunks.remainder().iter().fold(0u8, |a, &b| a | b);
+    (acc & 0x8080_8080_8080_8080) == 0 && tail < 0x80
+}
+
+/// Why a data line was refused.
+enum Refusal {
+    Count,
+    Value(&'static str, values::BadValue),
+}
+
+/// Tokenizes and parses a data line in one pass, straight from the layout.
+#[inline]
+fn parse_line(text: &[u8], layout: &Layout, vals: &mut Vec<Val>) -> Result<(), Refusal> {
+    vals.clear();
+    let n = text.len();
+    let mut pos = 0;
+    for slot in &layout.slots {
+        while pos < n && (text[pos] == b' ' || text[pos] == b'\t') {
+            pos += 1;
+        }
+        if pos == n {
+            return Err(Refusal::Count);
+        }
+        let end = find_sep(&text[pos..]).map_or(n, |i| pos + i);
+        let tok = &text[pos..end];
+        let v = match slot {
+            Slot::Known(f) => {
+                let def = f.def();
+                values::parse(def.kind, tok, pos as u32)
+                    .map_err(|why| Refusal::Value(def.name, why))?
             }
+            Slot::Unknown(_) if tok == b"-" => Val::Null,
+            Slot::Unknown(_) => Val::Str(pos as u32, end as u32),
         };
-        line_no += 1;
-        let text = match next {
+        vals.push(v);
+        pos = end;
+    }
+    while pos < n && (text[pos] == b' ' || text[pos] == b'\t') {
+        pos += 1;
+    }
+    if pos < n {
+        return Err(Refusal::Count);
+    }
+    Ok(())
+}
+
+/// Decoder state carried from line to line of one object.
+struct TextState<'a> {
+    file: &'a str,
+    opts: &'a DecodeOptions,
+    layout: Option<Layout>,
+    builder: Option<BatchBuilder>,
+    spans: Vec<(u32, u32)>,
+    vals: Vec<Val>,
+}
+
+impl TextState<'_> {
+    fn flush(&mut self, sink: &mut dyn FnMut(RecordBatch)) -> Result<(), DecodeError> {
+        if let Some(b) = self.builder.as_mut().filter(|b| b.rows() > 0) {
+            let batch = b.finish().map_err(|source| DecodeError::Arrow {
+                file: self.file.to_string(),
+                source,
+            })?;
+            sink(batch);
+        }
+        Ok(())
+    }
+
+    fn line(
+        &mut self,
+        line_no: u64,
+        line: Line<'_>,
+        stats: &mut FileStats,
+        sink: &mut dyn FnMut(RecordBatch),
+    ) -> Result<(), DecodeError> {
+        let (file, opts) = (self.file, self.opts);
+        let text = match line {
             Line::TooLong(n) => {
                 stats.skip(
                     file,
@@ -86,80 +163,90 @@ pub fn decode<R: BufRead>(
                         opts.max_line_len
                     ),
                 );
-                continue;
+                return Ok(());
             }
             Line::Text(t) => t,
         };
-        tokenize(text, &mut spans);
-        if spans.is_empty() {
-            continue;
-        }
-        let tokens = spans.iter().map(|&(s, e)| &text[s as usize..e as usize]);
-        if is_header(tokens.clone()) {
-            stats.headers += 1;
-            let new = Layout::from_names(tokens);
-            if layout.as_ref() != Some(&new) {
-                if let Some(b) = builder.as_mut().filter(|b| b.rows() > 0) {
-                    sink(b.finish().map_err(arrow_err)?);
+        let Some(&first) = text.iter().find(|&&c| c != b' ' && c != b'\t') else {
+            return Ok(()); // blank: no data
+        };
+        // Data lines of every layout that starts with a number or an address begin with a digit;
+        // only lines that begin like a field name need the full header check.
+        if first.is_ascii_lowercase() || first == b'$' {
+            tokenize(text, &mut self.spans);
+            let tokens = self
+                .spans
+                .iter()
+                .map(|&(s, e)| &text[s as usize..e as usize]);
+            if is_header(tokens.clone()) {
+                stats.headers += 1;
+                let new = Layout::from_names(tokens);
+                if self.layout.as_ref() != Some(&new) {
+                    self.flush(sink)?;
+                    self.builder = None;
+                    self.layout = Some(new);
                 }
-                builder = None;
-                layout = Some(new);
+                return Ok(());
             }
-            continue;
         }
-        let layout =
-            layout.get_or_insert_with(|| opts.fields.clone().unwrap_or_else(Layout::default_v2));
-        if std::str::from_utf8(text).is_err() {
+        let layout = self
+            .layout
+            .get_or_insert_with(|| opts.fields.clone().unwrap_or_else(Layout::default_v2));
+        if !is_ascii(text) && std::str::from_utf8(text).is_err() {
             stats.skip(file, line_no, format_args!("line is not valid UTF-8"));
-            continue;
+            return Ok(());
         }
-        if spans.len() != layout.len() {
-            let hint = if stats.headers == 0 && opts.fields.is_none() {
-                " (no header line: default v2 layout assumed; pass --fields to name the layout)"
-            } else {
-                ""
-            };
-            stats.skip(
-                file,
-                line_no,
-                format_args!(
-                    "expected {} fields, found {}{hint}",
-                    layout.len(),
-                    spans.len()
-                ),
-            );
-            continue;
+        let refusal = match parse_line(text, layout, &mut self.vals) {
+            Ok(()) => None,
+            // A value error on a line with the wrong number of fields is reported as the count
+            // mismatch: that is the real problem (usually a missing header or --fields).
+            Err(Refusal::Value(name, why)) => {
+                tokenize(text, &mut self.spans);
+                Some(if self.spans.len() == layout.len() {
+                    Refusal::Value(name, why)
+                } else {
+                    Refusal::Count
+                })
+            }
+            Err(Refusal::Count) => {
+                tokenize(text, &mut self.spans);
+                Some(Refusal::Count)
+            }
+        };
+        match refusal {
+            None => {}
+            Some(Refusal::Count) => {
+                let hint = if stats.headers == 0 && opts.fields.is_none() {
+                    " (no header line: default v2 layout assumed; pass --fields to name the layout)"
+                } else {
+                    ""
+                };
+                stats.skip(
+                    file,
+                    line_no,
+                    format_args!(
+                        "expected {} fields, found {}{hint}",
+                        layout.len(),
+                        self.spans.len()
+                    ),
+                );
+                return Ok(());
+            }
+            Some(Refusal::Value(name, why)) => {
+                stats.skip(
+                    file,
+                    line_no,
+                    format_args!("field {name}: {}", why.describe()),
+                );
+                return Ok(());
+            }
         }
 
-        vals.clear();
-        let mut bad = None;
-        for (slot, &(s, e)) in layout.slots.iter().zip(&spans) {
-            let tok = &text[s as usize..e as usize];
-            let v = match slot {
-                Slot::Known(f) => match values::parse(f.def().kind, tok, s) {
-                    Ok(v) => v,
-                    Err(why) => {
-                        bad = Some((f.def().name, why));
-                        break;
-                    }
-                },
-                Slot::Unknown(_) if tok == b"-" => Val::Null,
-                Slot::Unknown(_) => Val::Str(s, e),
-            };
-            vals.push(v);
-        }
-        if let Some((name, why)) = bad {
-            stats.skip(
-                file,
-                line_no,
-                format_args!("field {name}: {}", why.describe()),
-            );
-            continue;
-        }
-
-        let b = builder.get_or_insert_with(|| builder_for(layout, opts.batch_size));
+        let b = self
+            .builder
+            .get_or_insert_with(|| builder_for(layout, opts.batch_size));
         let mut extra_written = false;
-        for (slot, v) in layout.slots.iter().zip(&vals) {
+        for (slot, v) in layout.slots.iter().zip(&self.vals) {
             match slot {
                 Slot::Known(f) => {
                     if *f == F::LogStatus {
@@ -200,18 +287,73 @@ pub fn decode<R: BufRead>(
         }
         stats.records += 1;
         if b.end_row(line_no) {
-            sink(b.finish().map_err(arrow_err)?);
+            self.flush(sink)?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes one text object. Batches go to `sink` as they fill; malformed lines are counted in
+/// `stats` with their line numbers. A read error (truncated or corrupt gzip) ends the file with
+/// an error after the records before it were delivered.
+pub fn decode<R: BufRead>(
+    reader: R,
+    file: &str,
+    opts: &DecodeOptions,
+    stats: &mut FileStats,
+    sink: &mut dyn FnMut(RecordBatch),
+) -> Result<(), DecodeError> {
+    let mut lines = LineReader::new(reader, opts.max_line_len);
+    let mut st = TextState {
+        file,
+        opts,
+        layout: None,
+        builder: None,
+        spans: Vec::with_capacity(64),
+        vals: Vec::with_capacity(64),
+    };
+    let mut last_line = 0;
+    let read = lines.for_each(|n, line| {
+        last_line = n;
+        st.line(n, line, stats, sink)
+    });
+    match read {
+        Ok(result) => {
+            result?;
+            st.flush(sink)
+        }
+        Err(source) => {
+            st.flush(sink)?;
+            Err(DecodeError::Read {
+                file: file.to_string(),
+                line: last_line,
+                source,
+            })
         }
     }
-    if let Some(b) = builder.as_mut().filter(|b| b.rows() > 0) {
-        sink(b.finish().map_err(arrow_err)?);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_separators_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                for sep in [b' ', b'\t'] {
+                    let mut s = vec![b'x'; len];
+                    s[at] = sep;
+                    if at + 3 < len {
+                        s[at + 3] = b' ';
+                    }
+                    assert_eq!(find_sep(&s), Some(at), "len {len} at {at}");
+                }
+            }
+            assert_eq!(find_sep(&vec![0x21u8; len]), None);
+            assert_eq!(find_sep(&vec![0x1fu8; len]), None);
+        }
+    }
 
     #[test]
     fn tokenizes_runs_of_blanks() {

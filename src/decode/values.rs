@@ -37,6 +37,7 @@ impl BadValue {
     }
 }
 
+#[inline]
 pub fn parse_int(tok: &[u8]) -> Result<i64, BadValue> {
     let (neg, digits) = match tok.split_first() {
         Some((b'-', rest)) if !rest.is_empty() => (true, rest),
@@ -74,6 +75,7 @@ fn ranged(v: i64, max: i64) -> Result<Val, BadValue> {
 
 /// Parses `tok` (which starts at `offset` in its line) as a value of `kind`. `-` is null for
 /// every kind.
+#[inline]
 pub fn parse(kind: Kind, tok: &[u8], offset: u32) -> Result<Val, BadValue> {
     if tok == b"-" {
         return Ok(Val::Null);

@@ -89,11 +89,32 @@ pub fn protocol_name(p: u8) -> &'static str {
     }
 }
 
+/// Fills `{name}` placeholders in one pass; unknown placeholders are kept as written.
 fn render(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in vars {
-        out = out.replace(&format!("{{{k}}}"), v);
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').map(|close| (&after[..close], close)) {
+            Some((name, close)) => {
+                match vars.iter().find(|(k, _)| *k == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -217,6 +238,14 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renders_placeholders() {
+        let vars = [("name", "job"), ("dst_ip", "203.0.113.5")];
+        assert_eq!(render("{name} -> {dst_ip}", &vars), "job -> 203.0.113.5");
+        assert_eq!(render("{nope} {name} {", &vars), "{nope} job {");
+        assert_eq!(render("plain", &vars), "plain");
+    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

@@ -14,7 +14,7 @@ pub use findings::{Finding, FindingResource};
 pub use rules::{CompiledRules, RuleSet, Scope, Severity};
 
 use crate::enrich::{Dir, Enriched, Enricher, Path, NONE};
-use crate::net::IpKey;
+use crate::net::{FastMap, IpKey};
 use crate::schema::F;
 use rules::Facts;
 
@@ -136,7 +136,7 @@ impl Default for DetectOptions {
 pub struct Detector<'r> {
     rules: &'r CompiledRules,
     opts: DetectOptions,
-    agg: HashMap<Key, Agg>,
+    agg: FastMap<Key, Agg>,
     pub matches: u64,
 }
 
@@ -145,7 +145,7 @@ impl<'r> Detector<'r> {
         Detector {
             rules,
             opts,
-            agg: HashMap::new(),
+            agg: FastMap::default(),
             matches: 0,
         }
     }

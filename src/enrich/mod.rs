@@ -6,8 +6,6 @@ pub mod classes;
 pub mod inventory;
 pub mod model;
 
-use std::collections::HashMap;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt16Type, UInt8Type};
 use arrow_array::{Array, FixedSizeBinaryArray, PrimitiveArray, RecordBatch, StringArray};
@@ -16,7 +14,7 @@ pub use classes::{Dir, DstClass, Path, RegionRel};
 pub use inventory::{Inventory, InventoryError};
 pub use model::{EniKind, Model, RouteTarget, NONE, NO_SYM};
 
-use crate::net::{ip, IpKey, NO_IP};
+use crate::net::{ip, FastMap, IpKey, NO_IP};
 use crate::schema::{self, F};
 
 /// Service names a record's `pkt-*-aws-service` field may hold (AWS's documented list plus the
@@ -162,8 +160,10 @@ pub fn is_return(proto: u8, flags: Option<u16>, sport: Option<u16>, dport: Optio
 pub struct Enricher<'m> {
     model: &'m Model,
     internet_svc: Vec<bool>,
-    unknown_enis: HashMap<Box<str>, u32>,
+    unknown_enis: FastMap<Box<str>, u32>,
     unknown_names: Vec<Box<str>>,
+    /// The previous record's ENI id: objects are mostly runs of one ENI, so this skips the hash.
+    last: u32,
     pub out: Enriched,
 }
 
@@ -178,8 +178,9 @@ impl<'m> Enricher<'m> {
         Enricher {
             model,
             internet_svc,
-            unknown_enis: HashMap::new(),
+            unknown_enis: FastMap::default(),
             unknown_names: Vec::new(),
+            last: NONE,
             out: Enriched::default(),
         }
     }
@@ -201,6 +202,14 @@ impl<'m> Enricher<'m> {
     }
 
     fn eni_id(&mut self, name: &str) -> u32 {
+        if self.eni_name(self.last) == Some(name) {
+            return self.last;
+        }
+        self.last = self.lookup_eni(name);
+        self.last
+    }
+
+    fn lookup_eni(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.model.eni_by_id.get(name) {
             return i;
         }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use ipnet::IpNet;
 
 use super::inventory::{Inventory, VpcConfig};
-use crate::net::{ip, IpKey, RangeMap, RangeMapBuilder};
+use crate::net::{ip, FastMap, IpKey, RangeMap, RangeMapBuilder};
 
 pub const NONE: u32 = u32::MAX;
 pub const NO_SYM: u16 = u16::MAX;
@@ -144,9 +144,9 @@ pub struct Model {
     pub services: Interner,
     pub regions: Interner,
     pub enis: Vec<EniInfo>,
-    pub eni_by_id: HashMap<Box<str>, u32>,
+    pub eni_by_id: FastMap<Box<str>, u32>,
     /// Address of an ENI within a VPC.
-    pub addr: HashMap<(u32, IpKey), u32>,
+    pub addr: FastMap<(u32, IpKey), u32>,
     pub vpcs: Vec<VpcInfo>,
     pub subnets: Vec<SubnetInfo>,
     pub route_tables: Vec<RangeMap<RouteTarget>>,

@@ -46,6 +46,7 @@ pub fn from_bytes(b: &[u8]) -> Option<IpKey> {
 }
 
 /// Parses a dotted-quad IPv4 or an IPv6 address without allocating.
+#[inline]
 pub fn parse(s: &[u8]) -> Option<IpKey> {
     if let Some(v4) = parse_v4(s) {
         return Some(from_v4(v4));
@@ -58,6 +59,7 @@ pub fn parse(s: &[u8]) -> Option<IpKey> {
     None
 }
 
+#[inline]
 fn parse_v4(s: &[u8]) -> Option<u32> {
     let mut out: u32 = 0;
     let mut octets = 0;
