@@ -1,6 +1,6 @@
 //! Findings as users and SIEMs see them: stable ids, resource, evidence, rendered titles.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::rules::{CompiledRules, Severity};
@@ -10,7 +10,7 @@ use crate::enrich::Path;
 use crate::net::ip;
 use crate::time::format_rfc3339;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingResource {
     pub kind: String,
     pub name: String,
@@ -18,15 +18,15 @@ pub struct FindingResource {
     pub network_isolation: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub file: String,
     pub line: u64,
 }
 
 /// One aggregated finding. Field names are a contract with users' scripts and SIEM parsers:
-/// add, never rename.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// add, never rename. Deserialize reads findings back from the delivery spool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
     pub rule: String,
@@ -43,8 +43,8 @@ pub struct Finding {
     pub dst_port: Option<u16>,
     pub dst_ports: Vec<u16>,
     pub protocol: u8,
-    pub protocol_name: &'static str,
-    pub path: &'static str,
+    pub protocol_name: String,
+    pub path: String,
     pub dst_service: Option<String>,
     pub dst_region: Option<String>,
     pub resource: Option<FindingResource>,
@@ -209,8 +209,8 @@ pub fn build(
                 dst_port,
                 dst_ports,
                 protocol: a.rep.proto,
-                protocol_name: protocol_name(a.rep.proto),
-                path,
+                protocol_name: protocol_name(a.rep.proto).to_string(),
+                path: path.to_string(),
                 dst_service,
                 dst_region,
                 resource,
