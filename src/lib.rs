@@ -12,4 +12,5 @@ pub mod net;
 pub mod output;
 pub mod scan;
 pub mod schema;
+pub mod sink;
 pub mod time;

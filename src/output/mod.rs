@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use crate::detect::Finding;
 use crate::scan::Summary;
+use crate::sink::format::{ocsf, FormatContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -14,9 +15,22 @@ pub enum Format {
     Json,
     /// A table for people.
     Text,
+    /// One OCSF 1.8.0 Detection Finding (class 2004, activity Create) per line.
+    Ocsf,
 }
 
 pub fn write_findings(w: &mut dyn Write, findings: &[Finding], format: Format) -> io::Result<()> {
+    write_findings_with(w, findings, format, &FormatContext::from_env())
+}
+
+/// [`write_findings`] with an explicit context (version, account, region, host, now) for the
+/// formats that need one (OCSF).
+pub fn write_findings_with(
+    w: &mut dyn Write,
+    findings: &[Finding],
+    format: Format,
+    ctx: &FormatContext,
+) -> io::Result<()> {
     match format {
         Format::Jsonl => {
             for f in findings {
@@ -29,6 +43,7 @@ pub fn write_findings(w: &mut dyn Write, findings: &[Finding], format: Format) -
             w.write_all(b"\n")?;
         }
         Format::Text => write_table(w, findings)?,
+        Format::Ocsf => ocsf::write_jsonl(w, findings, ctx, ocsf::Activity::Create)?,
     }
     w.flush()
 }

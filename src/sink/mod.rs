@@ -1,0 +1,3 @@
+//! Alert delivery to SIEMs.
+
+pub mod format;
