@@ -1,6 +1,26 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, integration (golden samples, bad input, property tests) and CLI tests.
-# Later stages add servers they start themselves on 127.0.0.1 here; nothing leaves loopback.
+# The whole test suite: unit, integration (golden samples, bad input, property tests), CLI
+# tests, and delivery tests against real receivers that the tests start on 127.0.0.1: HTTP
+# receivers written in the tests, rsyslog (plain TCP and TLS), and the OCSF schema validator.
+# This script installs what those need (Debian packages, a Python venv); nothing leaves loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v rsyslogd >/dev/null 2>&1 && [ ! -x /usr/sbin/rsyslogd ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing rsyslog (syslog receiver for the delivery tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq rsyslog rsyslog-openssl openssl >/dev/null
+  else
+    echo "note: rsyslog is missing and this is not root; syslog tests will be skipped (CI fails them)"
+  fi
+fi
+# rsyslog's package may start a system daemon; the tests start their own instances and never
+# touch it.
+
+echo "== OCSF schema validator (Python venv, offline once installed)"
+EGRESSWATCH_VALIDATOR_PYTHON="$(bash scripts/setup_validators.sh)"
+export EGRESSWATCH_VALIDATOR_PYTHON
+
 cargo test --locked --all-targets "$@"

@@ -5,6 +5,7 @@
 //! [`scan`].
 
 pub mod decode;
+pub mod deliver;
 pub mod demo;
 pub mod detect;
 pub mod enrich;

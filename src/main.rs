@@ -40,6 +40,15 @@ enum Command {
         #[command(subcommand)]
         command: InventoryCommand,
     },
+    /// Deliver what earlier runs left spooled (after a SIEM outage or a restart).
+    Deliver {
+        /// Routing file (TOML).
+        #[arg(long)]
+        route: PathBuf,
+        /// How long to keep delivering before leaving the rest spooled.
+        #[arg(long, default_value = "60s")]
+        timeout: String,
+    },
     /// Validate and list rule packs.
     Rules {
         #[command(subcommand)]
@@ -92,6 +101,13 @@ struct CommonArgs {
     /// Exit with status 3 when there are findings (and no file failed).
     #[arg(long)]
     fail_on_findings: bool,
+    /// Routing file (TOML): sinks (HEC, Elastic, syslog/CEF, webhook, Slack, Security Hub, file),
+    /// suppressions, throttling and the durable spool. Findings are spooled, then delivered.
+    #[arg(long)]
+    route: Option<PathBuf>,
+    /// How long to keep delivering before leaving the rest spooled for the next run.
+    #[arg(long, default_value = "60s")]
+    deliver_timeout: String,
 }
 
 #[derive(Args)]
@@ -173,7 +189,7 @@ fn options(common: &CommonArgs, decode: DecodeOptions) -> Result<ScanOptions> {
     Ok(opts)
 }
 
-/// Writes findings and the summary; returns the exit status.
+/// Writes findings, routes them when asked, then writes the summary; returns the exit status.
 fn finish(common: &CommonArgs, result: &ScanResult, default_format: Format) -> Result<ExitCode> {
     let format = common.format.unwrap_or(default_format);
     match &common.output {
@@ -186,27 +202,118 @@ fn finish(common: &CommonArgs, result: &ScanResult, default_format: Format) -> R
             output::write_findings(&mut BufWriter::new(stdout.lock()), &result.findings, format)?;
         }
     }
+    let s = &result.summary;
+    {
+        let mut err = io::stderr().lock();
+        writeln!(err, "{}", output::summary_line(s))?;
+        for e in &s.errors {
+            writeln!(err, "  failed: {}", e.error)?;
+        }
+    }
+    let delivery = match &common.route {
+        Some(path) => Some(route_and_deliver(
+            path,
+            &result.findings,
+            &common.deliver_timeout,
+        )?),
+        None => None,
+    };
     if let Some(p) = &common.summary_json {
+        let mut doc = serde_json::to_value(&result.summary)?;
+        if let Some((_, report)) = &delivery {
+            doc["delivery"] = report.clone();
+        }
         let mut f = BufWriter::new(
             File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         );
-        serde_json::to_writer_pretty(&mut f, &result.summary)?;
+        serde_json::to_writer_pretty(&mut f, &doc)?;
         f.write_all(b"\n")?;
         f.flush()?;
     }
-    let s = &result.summary;
-    let mut err = io::stderr().lock();
-    writeln!(err, "{}", output::summary_line(s))?;
-    for e in &s.errors {
-        writeln!(err, "  failed: {}", e.error)?;
-    }
     Ok(if s.failed_files > 0 {
         ExitCode::from(1)
+    } else if let Some(code) = delivery.map(|(c, _)| c).filter(|&c| c != 0) {
+        ExitCode::from(code)
     } else if common.fail_on_findings && s.findings > 0 {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn timeout(s: &str) -> Result<std::time::Duration> {
+    egresswatch::time::parse_duration(s)
+        .map(|v| std::time::Duration::from_secs(v as u64))
+        .with_context(|| format!("{s:?} is not a duration like 60s or 5m"))
+}
+
+/// Prints one JSON line per sink with its delivery metrics; returns the exit status for the
+/// delivery: 0 delivered or safely spooled, 4 a spool refused findings (full), 5 a sink halted.
+fn report_delivery(
+    reports: &[(
+        egresswatch::deliver::MetricsReport,
+        egresswatch::deliver::DrainEnd,
+    )],
+    refused: bool,
+) -> Result<u8> {
+    let mut err = io::stderr().lock();
+    let mut halted = false;
+    for (m, end) in reports {
+        writeln!(
+            err,
+            "{}",
+            serde_json::json!({ "delivery": m, "end": format!("{end:?}") })
+        )?;
+        halted |= *end == egresswatch::deliver::DrainEnd::Halted;
+        if m.pending > 0 {
+            writeln!(
+                err,
+                "egresswatch: sink {}: {} findings stay spooled; `egresswatch deliver` sends them",
+                m.sink, m.pending
+            )?;
+        }
+    }
+    Ok(if refused {
+        4
+    } else if halted {
+        5
+    } else {
+        0
+    })
+}
+
+fn route_and_deliver(
+    path: &Path,
+    findings: &[egresswatch::detect::Finding],
+    deliver_timeout: &str,
+) -> Result<(u8, serde_json::Value)> {
+    let wait = timeout(deliver_timeout)?;
+    let cfg = egresswatch::deliver::RouteConfig::load(path)?;
+    let mut router = egresswatch::deliver::Router::open(cfg)?;
+    let routed = router.route(findings)?;
+    writeln!(
+        io::stderr().lock(),
+        "{}",
+        serde_json::json!({ "routed": routed })
+    )?;
+    let reports = router.drain(wait);
+    let code = report_delivery(&reports, !routed.refused_sinks.is_empty())?;
+    let sinks: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|(m, end)| serde_json::json!({ "metrics": m, "end": format!("{end:?}") }))
+        .collect();
+    Ok((
+        code,
+        serde_json::json!({ "routed": routed, "sinks": sinks }),
+    ))
+}
+
+fn run_deliver(path: &Path, wait: &str) -> Result<ExitCode> {
+    let wait = timeout(wait)?;
+    let cfg = egresswatch::deliver::RouteConfig::load(path)?;
+    let mut router = egresswatch::deliver::Router::open(cfg)?;
+    let reports = router.drain(wait);
+    Ok(ExitCode::from(report_delivery(&reports, false)?))
 }
 
 fn scope(s: ScopeArg) -> Scope {
@@ -380,6 +487,7 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Check { path },
         } => run_rules_check(path.as_deref()),
+        Command::Deliver { route, timeout } => run_deliver(&route, &timeout),
     };
     match result {
         Ok(code) => code,

@@ -261,7 +261,15 @@ fn parquet_and_its_text_source_give_the_same_findings() {
     assert!(!pq.findings.is_empty());
     let key = |v: &[Finding]| {
         v.iter()
-            .map(|f| (f.id.clone(), f.flows, f.bytes, f.path.clone(), f.first_seen.clone()))
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    f.flows,
+                    f.bytes,
+                    f.path.clone(),
+                    f.first_seen.clone(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(key(&pq.findings), key(&txt.findings));

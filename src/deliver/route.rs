@@ -1,0 +1,195 @@
+//! Which sinks get a finding: per-sink selection, suppression of known-good traffic and
+//! maintenance windows, and re-alert throttling with a durable record of what was sent.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::config::{Select, Suppression};
+use crate::detect::Finding;
+
+/// `*` matches any run of characters.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+pub fn selects(s: &Select, f: &Finding) -> bool {
+    let resource_ok = s.resource.is_empty()
+        || f.resource.as_ref().is_some_and(|r| {
+            let kind_name = format!("{}/{}", r.kind, r.name);
+            s.resource
+                .iter()
+                .any(|g| glob(g, &kind_name) || r.arn.as_deref().is_some_and(|a| glob(g, a)))
+        });
+    s.min_severity.is_none_or(|m| f.severity >= m)
+        && (s.severity.is_empty() || s.severity.contains(&f.severity))
+        && (s.category.is_empty() || s.category.contains(&f.category))
+        && (s.rule.is_empty() || s.rule.contains(&f.rule))
+        && resource_ok
+}
+
+/// A suppression compiled once.
+pub struct Suppressor {
+    pub name: String,
+    select: Select,
+    nets: Vec<IpNet>,
+    services: Vec<String>,
+    window: Option<(i64, i64)>,
+}
+
+impl Suppressor {
+    pub fn new(s: &Suppression) -> Self {
+        let t = |v: &Option<String>| v.as_deref().and_then(crate::time::parse_rfc3339);
+        Suppressor {
+            name: s.name.clone(),
+            select: s.select.clone(),
+            nets: s.dst_cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
+            services: s
+                .dst_services
+                .iter()
+                .map(|x| x.to_ascii_uppercase())
+                .collect(),
+            window: match (t(&s.from), t(&s.until)) {
+                (None, None) => None,
+                (a, b) => Some((a.unwrap_or(i64::MIN), b.unwrap_or(i64::MAX))),
+            },
+        }
+    }
+
+    pub fn suppresses(&self, f: &Finding) -> bool {
+        if !selects(&self.select, f) {
+            return false;
+        }
+        let has_dst_filter = !self.nets.is_empty() || !self.services.is_empty();
+        let dst_ok = !has_dst_filter
+            || f.dst_ip
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| self.nets.iter().any(|n| n.contains(&ip)))
+            || f.dst_service
+                .as_deref()
+                .is_some_and(|s| self.services.iter().any(|x| x == s));
+        let time_ok = self.window.is_none_or(|(a, b)| {
+            f.first_seen
+                .as_deref()
+                .and_then(crate::time::parse_rfc3339)
+                .is_some_and(|t| a <= t && t <= b)
+        });
+        dst_ok && time_ok
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sent {
+    /// Unix seconds of the last time the finding was handed to the sinks.
+    pub at: i64,
+    pub flows: u64,
+    pub bytes: u64,
+}
+
+/// Durable record of sent finding ids (`state.json` beside the spools).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ThrottleState {
+    pub sent: HashMap<String, Sent>,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+/// What to do with a finding seen again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// First report (OCSF activity 1).
+    New,
+    /// Re-send with updated counters (activity 2).
+    Update,
+    /// Already sent within the interval.
+    Throttled,
+}
+
+impl ThrottleState {
+    pub fn load(path: &Path) -> std::io::Result<Self> {
+        let mut s: ThrottleState = match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+                tracing::warn!(file = %path.display(), "throttle state unreadable ({e}); starting empty: findings may be re-sent once");
+                ThrottleState::default()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ThrottleState::default(),
+            Err(e) => return Err(e),
+        };
+        s.path = path.to_path_buf();
+        Ok(s)
+    }
+
+    pub fn decide(&self, f: &Finding, now: i64, interval: i64) -> Decision {
+        match self.sent.get(&f.id) {
+            None => Decision::New,
+            Some(s) if s.flows == f.flows && s.bytes == f.bytes => Decision::Throttled,
+            Some(s) if now - s.at >= interval => Decision::Update,
+            Some(_) => Decision::Throttled,
+        }
+    }
+
+    pub fn record(&mut self, f: &Finding, now: i64) {
+        self.sent.insert(
+            f.id.clone(),
+            Sent {
+                at: now,
+                flows: f.flows,
+                bytes: f.bytes,
+            },
+        );
+    }
+
+    /// Writes atomically (temp file, fsync, rename). Entries older than `keep` seconds go.
+    pub fn save(&mut self, now: i64, keep: i64) -> std::io::Result<()> {
+        self.sent.retain(|_, s| now - s.at <= keep);
+        let tmp = self.path.with_extension("tmp");
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            serde_json::to_writer(&mut f, &*self)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("training-job/fraud-*", "training-job/fraud-train-1"));
+        assert!(glob("*", "anything"));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXbYY"));
+        assert!(!glob("endpoint/*", "training-job/x"));
+        assert!(glob(
+            "arn:aws:sagemaker:*:111122223333:*",
+            "arn:aws:sagemaker:us-east-1:111122223333:endpoint/x"
+        ));
+    }
+}
