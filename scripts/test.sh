@@ -23,4 +23,8 @@ echo "== OCSF schema validator (Python venv, offline once installed)"
 EGRESSWATCH_VALIDATOR_PYTHON="$(bash scripts/setup_validators.sh)"
 export EGRESSWATCH_VALIDATOR_PYTHON
 
+echo "== moto S3/SQS server (Python venv) for the S3-pipeline tests"
+EGRESSWATCH_MOTO_PYTHON="$(bash scripts/setup_moto.sh)"
+export EGRESSWATCH_MOTO_PYTHON
+
 cargo test --locked --all-targets "$@"

@@ -40,6 +40,10 @@ enum Command {
         #[command(subcommand)]
         command: InventoryCommand,
     },
+    /// Forensic replay from S3: the flow logs of some accounts and regions over a time range.
+    Replay(ReplayCmd),
+    /// Continuous mode: scan new objects as S3 notifications arrive on an SQS queue.
+    Watch(WatchCmd),
     /// Deliver what earlier runs left spooled (after a SIEM outage or a restart).
     Deliver {
         /// Routing file (TOML).
@@ -131,6 +135,97 @@ struct ScanArgs {
     max_line_bytes: usize,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Args)]
+struct AwsArgs {
+    /// S3/SQS endpoint of an S3-compatible server (path-style addressing); default: AWS.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Region of the bucket / queue clients (default: the standard region chain).
+    #[arg(long)]
+    aws_region: Option<String>,
+}
+
+#[derive(Args)]
+struct ReplayCmd {
+    #[arg(long)]
+    bucket: String,
+    /// Key prefix before `AWSLogs/` (the flow log's destination prefix), if any.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// Account id(s) whose logs to replay.
+    #[arg(long = "account", required = true, num_args = 1.., value_delimiter = ',')]
+    accounts: Vec<String>,
+    /// Region(s) whose logs to replay.
+    #[arg(long = "region", required = true, num_args = 1.., value_delimiter = ',')]
+    regions: Vec<String>,
+    /// Start of the range: RFC 3339 or relative (7d, 12h).
+    #[arg(long)]
+    start: String,
+    /// End of the range (exclusive): RFC 3339, relative, or now.
+    #[arg(long, default_value = "now")]
+    end: String,
+    #[arg(long)]
+    flow_log_id: Option<String>,
+    /// Key layouts to list (the flow log's destination options).
+    #[arg(long, value_enum, num_args = 1.., value_delimiter = ',', default_values_t = [LayoutArg::Daily, LayoutArg::Hourly, LayoutArg::Hive, LayoutArg::HiveHourly])]
+    layout: Vec<LayoutArg>,
+    /// Objects downloaded at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Checkpoint file: finished objects and their aggregates; rerun the same command to resume.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Stop after this many objects (resume later with the checkpoint).
+    #[arg(long)]
+    max_objects: Option<usize>,
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct WatchCmd {
+    #[arg(long)]
+    queue_url: String,
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Visibility timeout while a batch is processed (refreshed by a heartbeat), seconds.
+    #[arg(long, default_value_t = 120)]
+    visibility: i32,
+    /// Receives after which a failing message is left to the queue's redrive policy (DLQ).
+    #[arg(long, default_value_t = 5)]
+    max_receives: u32,
+    /// Long-poll wait, seconds (0..=20).
+    #[arg(long, default_value_t = 20)]
+    wait: i32,
+    /// Exit after this long without messages (e.g. 30s); default: run until SIGTERM.
+    #[arg(long)]
+    idle_exit: Option<String>,
+    /// Exit after this many messages.
+    #[arg(long)]
+    max_messages: Option<usize>,
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Time the batch in flight may take after SIGTERM before the process exits.
+    #[arg(long, default_value = "60s")]
+    shutdown_grace: String,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LayoutArg {
+    Daily,
+    Hourly,
+    Hive,
+    HiveHourly,
 }
 
 #[derive(Args)]
@@ -396,6 +491,189 @@ const PROJECTION: &[F] = &[
     F::NextHopInterfaceType,
 ];
 
+fn load_inventory(path: Option<&Path>) -> Result<Inventory> {
+    Ok(match path {
+        Some(p) => {
+            let inv = Inventory::load(p)?;
+            if inv.recognised.is_empty() {
+                bail!("inventory {}: no recognised AWS CLI JSON file", p.display());
+            }
+            inv
+        }
+        None => {
+            tracing::warn!("no --inventory: ENIs cannot be attributed to SageMaker; use --scope all to evaluate every ENI");
+            Inventory::default()
+        }
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
+    use egresswatch::source::layout::{parse_time_arg, Layout, ReplayQuery};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let start = parse_time_arg(&a.start, now)
+        .with_context(|| format!("--start {:?}: RFC 3339 or relative like 7d", a.start))?;
+    let end = parse_time_arg(&a.end, now)
+        .with_context(|| format!("--end {:?}: RFC 3339, relative like 1h, or now", a.end))?;
+    if end <= start {
+        bail!("--end must be after --start");
+    }
+    let inventory = load_inventory(a.inventory.as_deref())?;
+    let rules = load_rules(a.common.rules.as_deref())?;
+    let engine = std::sync::Arc::new(Engine::new(
+        &inventory,
+        &rules,
+        scope(a.common.scope),
+        a.regions.first().map(String::as_str),
+    ));
+    let decode = DecodeOptions {
+        projection: Some(PROJECTION.to_vec()),
+        ..Default::default()
+    };
+    let opts = options(&a.common, decode)?;
+    let args = egresswatch::replay::ReplayArgs {
+        bucket: a.bucket.clone(),
+        query: ReplayQuery {
+            prefix: a.prefix.clone(),
+            accounts: a.accounts.clone(),
+            regions: a.regions.clone(),
+            start,
+            end,
+            flow_log_id: a.flow_log_id.clone(),
+        },
+        layouts: a
+            .layout
+            .iter()
+            .map(|l| match l {
+                LayoutArg::Daily => Layout::Daily,
+                LayoutArg::Hourly => Layout::Hourly,
+                LayoutArg::Hive => Layout::Hive,
+                LayoutArg::HiveHourly => Layout::HiveHourly,
+            })
+            .collect(),
+        concurrency: a.concurrency,
+        checkpoint: a.checkpoint.clone(),
+        max_objects: a.max_objects,
+    };
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let cfg = egresswatch::aws::sdk_config(
+            a.aws.endpoint_url.as_deref(),
+            a.aws.aws_region.as_deref(),
+        )
+        .await;
+        let s3 = egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some());
+        egresswatch::replay::replay(&s3, engine, &args, &opts).await
+    })?;
+    finish(&a.common, &result, Format::Jsonl)
+}
+
+fn run_watch(a: WatchCmd) -> Result<ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let inventory = load_inventory(a.inventory.as_deref())?;
+    let rules = load_rules(a.common.rules.as_deref())?;
+    let engine = Arc::new(Engine::new(&inventory, &rules, scope(a.common.scope), None));
+    let decode = DecodeOptions {
+        projection: Some(PROJECTION.to_vec()),
+        ..Default::default()
+    };
+    let opts = options(&a.common, decode)?;
+    let grace = timeout(&a.shutdown_grace)?;
+    let args = egresswatch::watch::WatchArgs {
+        queue_url: a.queue_url.clone(),
+        batch: 10,
+        wait_secs: a.wait,
+        visibility_secs: a.visibility,
+        max_receives: a.max_receives,
+        idle_exit: a.idle_exit.as_deref().map(timeout).transpose()?,
+        max_messages: a.max_messages,
+        concurrency: a.concurrency,
+        shutdown_grace: grace,
+    };
+    let format = a.common.format.unwrap_or(Format::Jsonl);
+    let mut out: Box<dyn Write + Send> = match &a.common.output {
+        Some(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open {}", p.display()))?,
+        ),
+        None => Box::new(io::stdout()),
+    };
+    let mut router = match &a.common.route {
+        Some(p) => Some(egresswatch::deliver::Router::open(
+            egresswatch::deliver::RouteConfig::load(p)?,
+        )?),
+        None => None,
+    };
+    let deliver_wait = timeout(&a.common.deliver_timeout)?;
+    // Findings are written (and spooled) before the batch's messages are deleted.
+    let mut emit = |findings: &[egresswatch::detect::Finding]| -> std::result::Result<(), String> {
+        output::write_findings(&mut out, findings, format).map_err(|e| e.to_string())?;
+        if let Some(r) = router.as_mut() {
+            let routed = r.route(findings).map_err(|e| e.to_string())?;
+            if !routed.refused_sinks.is_empty() {
+                return Err(format!("spool full for {:?}", routed.refused_sinks));
+            }
+            let _ = r.drain(deliver_wait);
+        }
+        Ok(())
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let rt = runtime()?;
+    let stats = rt.block_on(async {
+        let flag = shutdown.clone();
+        tokio::spawn(async move {
+            let term = async {
+                #[cfg(unix)]
+                {
+                    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                        s.recv().await;
+                        return;
+                    }
+                }
+                std::future::pending::<()>().await
+            };
+            tokio::select! {
+                _ = term => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            tracing::warn!(grace_secs = grace.as_secs(), "shutdown requested: finishing the batch in flight");
+            flag.store(true, Ordering::SeqCst);
+            tokio::time::sleep(grace).await;
+            tracing::error!("shutdown grace expired; exiting with the batch unfinished (its messages will be redelivered)");
+            std::process::exit(1);
+        });
+        let cfg = egresswatch::aws::sdk_config(a.aws.endpoint_url.as_deref(), a.aws.aws_region.as_deref()).await;
+        let s3 = egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some());
+        let sqs = egresswatch::aws::sqs_client(&cfg);
+        egresswatch::watch::watch(&s3, &sqs, engine, &args, &opts, &mut emit, shutdown.clone()).await
+    });
+    writeln!(
+        io::stderr().lock(),
+        "{}",
+        serde_json::json!({ "watch": stats })
+    )?;
+    if let Some(p) = &a.common.summary_json {
+        std::fs::write(p, serde_json::to_vec_pretty(&stats)?)?;
+    }
+    Ok(if stats.summary.failed_files > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn run_demo(a: DemoArgs) -> Result<ExitCode> {
     let inventory = egresswatch::demo::inventory()?;
     let rules = load_rules(a.common.rules.as_deref())?;
@@ -488,6 +766,8 @@ fn main() -> ExitCode {
             command: RulesCommand::Check { path },
         } => run_rules_check(path.as_deref()),
         Command::Deliver { route, timeout } => run_deliver(&route, &timeout),
+        Command::Replay(a) => run_replay(a),
+        Command::Watch(a) => run_watch(a),
     };
     match result {
         Ok(code) => code,

@@ -29,7 +29,7 @@ impl Default for ScanOptions {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FileFailure {
     pub file: String,
     pub error: String,
@@ -126,6 +126,53 @@ pub fn run(
 ) -> ScanResult {
     let started = Instant::now();
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
+    let part = run_partial(inputs, 0, model, rules, enrich, opts);
+    let mut summary = part.summary;
+    let findings = detect::findings::build(part.aggregates, rules, model, &names);
+    summary.findings = findings.len() as u64;
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    ScanResult { findings, summary }
+}
+
+/// Aggregates of a set of inputs, before findings are built: several partials (chunks of a
+/// replay, batches of a queue) merge with [`detect::merge`] and [`Summary::absorb`].
+#[derive(Debug, Default)]
+pub struct Partial {
+    pub aggregates: std::collections::HashMap<detect::FindingKey, detect::Agg>,
+    pub summary: Summary,
+    /// Per input: whether it decoded without a file error.
+    pub ok: Vec<bool>,
+}
+
+impl Summary {
+    /// Adds another run's counters (findings are recounted when findings are built).
+    pub fn absorb(&mut self, o: Summary) {
+        self.files += o.files;
+        self.records += o.records;
+        self.nodata += o.nodata;
+        self.skipdata += o.skipdata;
+        self.skipped += o.skipped;
+        self.failed_files += o.failed_files;
+        self.rule_matches += o.rule_matches;
+        self.bytes_read += o.bytes_read;
+        self.errors.extend(o.errors);
+        let room = 100usize.saturating_sub(self.skipped_samples.len());
+        self.skipped_samples
+            .extend(o.skipped_samples.into_iter().take(room));
+    }
+}
+
+/// Decodes, enriches and detects over `inputs`; evidence refers to input `i` as file index
+/// `file_base + i`, so chunks of one long run can share a file-name table.
+pub fn run_partial(
+    inputs: &[Input],
+    file_base: u32,
+    model: &Model,
+    rules: &CompiledRules,
+    enrich: &EnrichConfig,
+    opts: &ScanOptions,
+) -> Partial {
+    let names: Vec<String> = inputs.iter().map(Input::name).collect();
     let next = AtomicUsize::new(0);
     let threads = opts.threads.clamp(1, inputs.len().max(1));
 
@@ -145,7 +192,7 @@ pub fn run(
             let mut stats = FileStats::new(&opts.decode);
             let result = decode::decode_input(input, &opts.decode, &mut stats, &mut |batch| {
                 enricher.enrich(&batch);
-                detector.observe(&batch, &enricher.out, model, idx as u32);
+                detector.observe(&batch, &enricher.out, model, file_base + idx as u32);
             });
             if stats.skipped > opts.decode.max_skip_warnings as u64 {
                 tracing::warn!(
@@ -187,6 +234,7 @@ pub fn run(
         summary.rule_matches += matches;
     }
     per_file.sort_by_key(|(i, ..)| *i);
+    let mut ok = vec![true; inputs.len()];
     for (idx, st, err) in per_file {
         summary.records += st.records;
         summary.nodata += st.nodata;
@@ -197,6 +245,7 @@ pub fn run(
             summary.skipped_samples.truncate(100);
         }
         if let Some(e) = err {
+            ok[idx] = false;
             summary.failed_files += 1;
             summary.errors.push(FileFailure {
                 file: names[idx].clone(),
@@ -204,11 +253,11 @@ pub fn run(
             });
         }
     }
-    let merged = detect::merge(parts, opts.detect.max_evidence);
-    let findings = detect::findings::build(merged, rules, model, &names);
-    summary.findings = findings.len() as u64;
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    ScanResult { findings, summary }
+    Partial {
+        aggregates: detect::merge(parts, opts.detect.max_evidence),
+        summary,
+        ok,
+    }
 }
 
 /// The built model, compiled rules and enrichment settings a scan runs with.

@@ -29,7 +29,9 @@ struct Key {
 
 /// The record that represents a finding: the earliest one, ties broken by file and line, so the
 /// choice does not depend on how files were spread over threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Representative {
     pub start: i64,
     pub file: u32,
@@ -43,7 +45,7 @@ pub struct Representative {
 }
 
 /// Counters of one finding.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Agg {
     pub first_seen: Option<i64>,
     pub last_seen: Option<i64>,
@@ -108,7 +110,9 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 /// Identity of a finding across workers (ENI by name).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FindingKey {
     pub rule: u16,
     pub eni: String,

@@ -1,0 +1,87 @@
+//! AWS Lambda entry point. Configuration comes from the environment:
+//! `EGRESSWATCH_INVENTORY` (folder in the package or `s3://bucket/prefix/`), optional
+//! `EGRESSWATCH_RULES` (file or folder), `EGRESSWATCH_ROUTE` (routing TOML; its spool should be
+//! on /tmp or EFS), `EGRESSWATCH_SCOPE` (`sagemaker` or `all`), `EGRESSWATCH_DELIVER_TIMEOUT`.
+
+use std::sync::Arc;
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+use egresswatch::decode::DecodeOptions;
+use egresswatch::detect::{RuleSet, Scope};
+use egresswatch::scan::{Engine, ScanOptions};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EGRESSWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .init();
+    let cfg = egresswatch::aws::sdk_config(None, None).await;
+    let s3 = egresswatch::aws::s3_client(&cfg, false);
+    let inventory = match std::env::var("EGRESSWATCH_INVENTORY") {
+        Ok(loc) => egresswatch::lambda::load_inventory(&s3, &loc).await?,
+        Err(_) => Default::default(),
+    };
+    let rules = match std::env::var("EGRESSWATCH_RULES") {
+        Ok(p) => RuleSet::load(std::path::Path::new(&p))?,
+        Err(_) => RuleSet::builtin(),
+    };
+    let scope = match std::env::var("EGRESSWATCH_SCOPE").as_deref() {
+        Ok("all") => Scope::All,
+        _ => Scope::Sagemaker,
+    };
+    let engine = Arc::new(Engine::new(&inventory, &rules, scope, None));
+    let opts = ScanOptions {
+        decode: DecodeOptions::default(),
+        ..Default::default()
+    };
+    let route = match std::env::var("EGRESSWATCH_ROUTE") {
+        Ok(p) => Some(egresswatch::deliver::RouteConfig::load(
+            std::path::Path::new(&p),
+        )?),
+        Err(_) => None,
+    };
+    let wait = std::env::var("EGRESSWATCH_DELIVER_TIMEOUT")
+        .ok()
+        .and_then(|v| egresswatch::time::parse_duration(&v))
+        .unwrap_or(20) as u64;
+    let router = Arc::new(std::sync::Mutex::new(match route {
+        Some(r) => Some(egresswatch::deliver::Router::open(r)?),
+        None => None,
+    }));
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
+        let (s3, engine, opts, router) = (s3.clone(), engine.clone(), opts.clone(), router.clone());
+        async move {
+            let mut emit = |findings: &[egresswatch::detect::Finding]| -> Result<(), String> {
+                let mut out = std::io::stdout().lock();
+                egresswatch::output::write_findings(
+                    &mut out,
+                    findings,
+                    egresswatch::output::Format::Jsonl,
+                )
+                .map_err(|e| e.to_string())?;
+                let mut guard = router
+                    .lock()
+                    .map_err(|_| "router lock poisoned".to_string())?;
+                if let Some(r) = guard.as_mut() {
+                    let routed = r.route(findings).map_err(|e| e.to_string())?;
+                    if !routed.refused_sinks.is_empty() {
+                        return Err(format!("spool full for {:?}", routed.refused_sinks));
+                    }
+                    r.drain(std::time::Duration::from_secs(wait));
+                }
+                Ok(())
+            };
+            egresswatch::lambda::handle(ev.payload, &s3, engine, &opts, &mut emit)
+                .await
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}

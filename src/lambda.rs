@@ -1,0 +1,146 @@
+//! The AWS Lambda handler (the `bootstrap` binary, feature `lambda`, wires it to the official
+//! `lambda_runtime`). Kept here, runtime-free, so it is tested like everything else.
+//!
+//! SQS batches: every record's objects are scanned together; findings are written as JSON lines
+//! to stdout (CloudWatch Logs) and, with a routing file, spooled and delivered; records whose
+//! objects could not be read are returned in `batchItemFailures` so SQS retries only those
+//! (enable ReportBatchItemFailures on the event source mapping). A record whose object was
+//! deleted is not a failure. Direct S3 events: a read failure fails the invocation.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::aws::{self, AwsError};
+use crate::decode::Input;
+use crate::detect::Finding;
+use crate::scan::{Engine, ScanOptions};
+use crate::source::notification::{self, LambdaEvent, Parsed};
+
+/// Loads an inventory from a local folder or from `s3://bucket/prefix/` (every `.json` object).
+pub async fn load_inventory(
+    s3: &aws_sdk_s3::Client,
+    location: &str,
+) -> Result<crate::enrich::Inventory, String> {
+    if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut inv = crate::enrich::Inventory::default();
+        for o in aws::list_objects(s3, bucket, prefix)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if !o.key.ends_with(".json") {
+                continue;
+            }
+            let data = aws::get_object(s3, bucket, &o.key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&data);
+            inv.add_json(&format!("s3://{bucket}/{}", o.key), &text)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(inv)
+    } else {
+        crate::enrich::Inventory::load(std::path::Path::new(location)).map_err(|e| e.to_string())
+    }
+}
+
+/// Handles one invocation; `emit` writes (and routes) a batch's findings.
+pub async fn handle(
+    event: Value,
+    s3: &aws_sdk_s3::Client,
+    engine: Arc<Engine>,
+    opts: &ScanOptions,
+    emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
+) -> Result<Value, String> {
+    let parsed = notification::parse_lambda_event(&event).map_err(|e| e.to_string())?;
+    // (message id or "", objects)
+    let units: Vec<(String, Vec<notification::ObjectRef>)> = match &parsed {
+        LambdaEvent::Sqs(records) => records
+            .iter()
+            .map(|r| match notification::parse_body(&r.body) {
+                Ok(Parsed::Objects(o)) => (r.message_id.clone(), o),
+                Ok(Parsed::TestEvent | Parsed::Ignored(_)) => (r.message_id.clone(), Vec::new()),
+                Err(e) => {
+                    tracing::error!(message = %r.message_id, "unreadable record body: {e}");
+                    (
+                        r.message_id.clone(),
+                        vec![notification::ObjectRef {
+                            bucket: String::new(),
+                            key: String::new(),
+                            size: None,
+                            sequencer: None,
+                            event_time: None,
+                            etag: None,
+                        }],
+                    )
+                }
+            })
+            .collect(),
+        LambdaEvent::S3(objects) => vec![(String::new(), objects.clone())],
+    };
+    let mut failed: Vec<String> = Vec::new();
+    let mut inputs = Vec::new();
+    for (id, objects) in &units {
+        let mut ok = true;
+        for o in objects {
+            if o.bucket.is_empty() {
+                ok = false;
+                continue;
+            }
+            match aws::get_object(s3, &o.bucket, &o.key).await {
+                Ok(data) => inputs.push(Input::Memory {
+                    name: format!("s3://{}/{}", o.bucket, o.key),
+                    data,
+                }),
+                Err(AwsError::Missing { .. }) => {
+                    tracing::warn!(object = %o.key, "object gone; skipped")
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            failed.push(id.clone());
+        }
+    }
+    let eng = engine.clone();
+    let scan_opts = opts.clone();
+    let result = tokio::task::spawn_blocking(move || eng.scan(&inputs, &scan_opts))
+        .await
+        .map_err(|e| format!("scan task failed: {e}"))?;
+    // Objects that were read but could not be decoded fail their record too, so the queue's
+    // redrive policy bounds the retries.
+    for e in &result.summary.errors {
+        for (id, objects) in &units {
+            if objects
+                .iter()
+                .any(|o| e.file == format!("s3://{}/{}", o.bucket, o.key))
+                && !failed.contains(id)
+            {
+                failed.push(id.clone());
+            }
+        }
+    }
+    emit(&result.findings)?;
+    let summary = json!({
+        "records": result.summary.records,
+        "findings": result.findings.len(),
+        "failed_files": result.summary.failed_files,
+    });
+    match parsed {
+        LambdaEvent::Sqs(_) => Ok(json!({
+            "batchItemFailures": failed.iter().map(|id| json!({ "itemIdentifier": id })).collect::<Vec<_>>(),
+            "summary": summary,
+        })),
+        LambdaEvent::S3(_) if !failed.is_empty() || result.summary.failed_files > 0 => {
+            Err(format!(
+                "objects could not be read or decoded: {:?}",
+                result.summary.errors
+            ))
+        }
+        LambdaEvent::S3(_) => Ok(json!({ "summary": summary })),
+    }
+}

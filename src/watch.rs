@@ -1,0 +1,351 @@
+//! Continuous mode: long-poll an SQS queue of S3 notifications, scan the new objects, hand the
+//! findings on (JSON lines and/or the routing spools), and only then delete the messages.
+//!
+//! Guarantees: a message is deleted after its objects' findings were written (and, with
+//! `--route`, spooled for every selected sink). While a batch is processed, a heartbeat extends
+//! the messages' visibility so a big object is not handed to another worker. SQS errors back off
+//! exponentially. An object that keeps failing is left to the queue's redrive policy (DLQ) after
+//! `max_receives` attempts; a deleted object's message is deleted. `s3:TestEvent` is skipped.
+//! SIGTERM or Ctrl-C stops receiving and lets the batch in flight finish (up to a deadline).
+//! Several workers on one queue share the work through SQS alone.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+
+use crate::aws::{self, AwsError};
+use crate::decode::Input;
+use crate::deliver::retry::Backoff;
+use crate::detect::Finding;
+use crate::scan::{Engine, ScanOptions, Summary};
+use crate::source::notification::{self, Parsed};
+
+#[derive(Debug, Clone)]
+pub struct WatchArgs {
+    pub queue_url: String,
+    /// Messages per receive (1..=10).
+    pub batch: i32,
+    /// Long-poll wait (seconds, 0..=20).
+    pub wait_secs: i32,
+    /// Visibility timeout applied while a batch is processed and refreshed by the heartbeat.
+    pub visibility_secs: i32,
+    /// Receives after which a failing message is left to the redrive policy.
+    pub max_receives: u32,
+    /// Exit after this long without messages (tests, one-shot catch-up runs).
+    pub idle_exit: Option<Duration>,
+    /// Exit after this many messages were handled.
+    pub max_messages: Option<usize>,
+    /// Parallel downloads.
+    pub concurrency: usize,
+    /// How long the batch in flight may take after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct WatchStats {
+    pub messages: u64,
+    pub deleted: u64,
+    pub test_events: u64,
+    pub ignored: u64,
+    pub objects: u64,
+    pub missing_objects: u64,
+    pub failed_objects: u64,
+    pub poison_messages: u64,
+    pub findings: u64,
+    pub receive_errors: u64,
+    pub summary: Summary,
+}
+
+/// What the caller does with each batch's findings before the messages are deleted. Returning
+/// an error keeps the messages (they come back after the visibility timeout).
+pub type Emit<'a> = dyn FnMut(&[Finding]) -> Result<(), String> + Send + 'a;
+
+struct Msg {
+    receipt: String,
+    id: String,
+    receives: u32,
+    objects: Vec<notification::ObjectRef>,
+}
+
+async fn heartbeat(
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+    receipts: Vec<String>,
+    visibility: i32,
+    stop: Arc<AtomicBool>,
+) {
+    let period = Duration::from_secs((visibility.max(3) as u64) / 3);
+    loop {
+        tokio::time::sleep(period).await;
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        for r in &receipts {
+            if let Err(e) = sqs
+                .change_message_visibility()
+                .queue_url(&queue)
+                .receipt_handle(r)
+                .visibility_timeout(visibility)
+                .send()
+                .await
+            {
+                tracing::warn!("visibility heartbeat failed: {}", DisplayErrorContext(&e));
+            }
+        }
+        tracing::debug!(n = receipts.len(), "visibility extended");
+    }
+}
+
+pub async fn watch(
+    s3: &aws_sdk_s3::Client,
+    sqs: &aws_sdk_sqs::Client,
+    engine: Arc<Engine>,
+    args: &WatchArgs,
+    opts: &ScanOptions,
+    emit: &mut Emit<'_>,
+    shutdown: Arc<AtomicBool>,
+) -> WatchStats {
+    let mut stats = WatchStats::default();
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
+    let mut idle_since = Instant::now();
+    while !shutdown.load(Ordering::SeqCst) {
+        if args
+            .max_messages
+            .is_some_and(|m| stats.messages as usize >= m)
+        {
+            break;
+        }
+        if args.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+            tracing::info!("idle; exiting");
+            break;
+        }
+        let resp = sqs
+            .receive_message()
+            .queue_url(&args.queue_url)
+            .max_number_of_messages(args.batch.clamp(1, 10))
+            .wait_time_seconds(args.wait_secs.clamp(0, 20))
+            .visibility_timeout(args.visibility_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await;
+        let resp = match resp {
+            Ok(r) => {
+                backoff.reset();
+                r
+            }
+            Err(e) => {
+                stats.receive_errors += 1;
+                let wait = backoff.next(None);
+                tracing::warn!(
+                    wait_ms = wait.as_millis() as u64,
+                    "SQS receive failed: {}",
+                    DisplayErrorContext(&e)
+                );
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        };
+        let messages = resp.messages();
+        if messages.is_empty() {
+            continue;
+        }
+        idle_since = Instant::now();
+        let mut batch: Vec<Msg> = Vec::new();
+        let mut to_delete: Vec<(String, String)> = Vec::new();
+        for m in messages {
+            stats.messages += 1;
+            let (Some(receipt), Some(id)) = (m.receipt_handle(), m.message_id()) else {
+                continue;
+            };
+            let receives = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            match notification::parse_body(m.body().unwrap_or("")) {
+                Ok(Parsed::Objects(objects)) => batch.push(Msg {
+                    receipt: receipt.to_string(),
+                    id: id.to_string(),
+                    receives,
+                    objects,
+                }),
+                Ok(Parsed::TestEvent) => {
+                    stats.test_events += 1;
+                    to_delete.push((id.to_string(), receipt.to_string()));
+                }
+                Ok(Parsed::Ignored(why)) => {
+                    stats.ignored += 1;
+                    tracing::info!(message = id, "ignored notification: {why}");
+                    to_delete.push((id.to_string(), receipt.to_string()));
+                }
+                Err(e) => {
+                    // Unparseable bodies never become parseable: leave them to the redrive policy.
+                    tracing::error!(
+                        message = id,
+                        receives,
+                        "unreadable message body ({e}); left for the queue's redrive policy"
+                    );
+                    stats.poison_messages += 1;
+                }
+            }
+        }
+
+        let stop_hb = Arc::new(AtomicBool::new(false));
+        let hb = tokio::spawn(heartbeat(
+            sqs.clone(),
+            args.queue_url.clone(),
+            batch.iter().map(|m| m.receipt.clone()).collect(),
+            args.visibility_secs,
+            stop_hb.clone(),
+        ));
+
+        // Download every object of the batch.
+        let objects: Vec<(usize, notification::ObjectRef)> = batch
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| m.objects.iter().cloned().map(move |o| (i, o)))
+            .collect();
+        let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for (n, (mi, o)) in objects.iter().enumerate() {
+            let (s3, o, sem, mi) = (s3.clone(), o.clone(), sem.clone(), *mi);
+            set.spawn(async move {
+                let _p = sem.acquire_owned().await;
+                (
+                    n,
+                    mi,
+                    o.bucket.clone(),
+                    o.key.clone(),
+                    aws::get_object(&s3, &o.bucket, &o.key).await,
+                )
+            });
+        }
+        let mut msg_ok = vec![true; batch.len()];
+        let mut got: Vec<(usize, usize, Input)> = Vec::new();
+        while let Some(r) = set.join_next().await {
+            let Ok((n, mi, bucket, key, res)) = r else {
+                continue;
+            };
+            stats.objects += 1;
+            match res {
+                Ok(data) => got.push((
+                    n,
+                    mi,
+                    Input::Memory {
+                        name: format!("s3://{bucket}/{key}"),
+                        data,
+                    },
+                )),
+                Err(AwsError::Missing { .. }) => {
+                    stats.missing_objects += 1;
+                    tracing::warn!(object = %format!("s3://{bucket}/{key}"), "object gone before it was read; message will be deleted");
+                }
+                Err(e) => {
+                    stats.failed_objects += 1;
+                    msg_ok[mi] = false;
+                    tracing::error!("{e}");
+                }
+            }
+        }
+        got.sort_by_key(|g| g.0);
+        let owners: Vec<usize> = got.iter().map(|g| g.1).collect();
+        let inputs: Vec<Input> = got.into_iter().map(|g| g.2).collect();
+        let eng = engine.clone();
+        let scan_opts = opts.clone();
+        let scanned = tokio::task::spawn_blocking(move || {
+            let names: Vec<String> = inputs.iter().map(Input::name).collect();
+            let part = crate::scan::run_partial(
+                &inputs,
+                0,
+                &eng.model,
+                &eng.rules,
+                &eng.enrich,
+                &scan_opts,
+            );
+            let findings =
+                crate::detect::findings::build(part.aggregates, &eng.rules, &eng.model, &names);
+            (findings, part.summary, part.ok)
+        })
+        .await;
+        let (findings, summary, ok) = match scanned {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!("scan task failed: {e}");
+                stop_hb.store(true, Ordering::SeqCst);
+                hb.abort();
+                continue;
+            }
+        };
+        for (i, fine) in ok.iter().enumerate() {
+            if !fine {
+                msg_ok[owners[i]] = false;
+                stats.failed_objects += 1;
+            }
+        }
+        stats.summary.absorb(summary);
+        stats.findings += findings.len() as u64;
+        let emitted = emit(&findings);
+        stop_hb.store(true, Ordering::SeqCst);
+        hb.abort();
+        if let Err(e) = emitted {
+            tracing::error!(
+                "findings could not be handed on ({e}); messages are kept and will be redelivered"
+            );
+            continue;
+        }
+        for (m, fine) in batch.iter().zip(&msg_ok) {
+            if *fine {
+                to_delete.push((m.id.clone(), m.receipt.clone()));
+            } else if m.receives >= args.max_receives {
+                stats.poison_messages += 1;
+                tracing::error!(message = %m.id, receives = m.receives, "object keeps failing; leaving the message to the queue's redrive policy (dead-letter queue)");
+            } else {
+                tracing::warn!(message = %m.id, receives = m.receives, "object failed; the message will be retried after its visibility timeout");
+            }
+        }
+        stats.deleted += delete(sqs, &args.queue_url, &to_delete).await;
+    }
+    stats
+}
+
+async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, items: &[(String, String)]) -> u64 {
+    let mut deleted = 0;
+    for chunk in items.chunks(10) {
+        let mut entries = Vec::new();
+        let mut ids: HashMap<String, &str> = HashMap::new();
+        for (i, (id, receipt)) in chunk.iter().enumerate() {
+            let eid = format!("m{i}");
+            ids.insert(eid.clone(), id);
+            if let Ok(e) = DeleteMessageBatchRequestEntry::builder()
+                .id(eid)
+                .receipt_handle(receipt)
+                .build()
+            {
+                entries.push(e);
+            }
+        }
+        match sqs
+            .delete_message_batch()
+            .queue_url(queue)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(r) => {
+                deleted += r.successful().len() as u64;
+                for f in r.failed() {
+                    tracing::warn!(message = ids.get(f.id()).copied().unwrap_or("?"), "delete failed: {} (the message will be redelivered; findings ids are stable)", f.message().unwrap_or(""));
+                }
+            }
+            Err(e) => tracing::warn!(
+                "delete batch failed: {} (messages will be redelivered)",
+                DisplayErrorContext(&e)
+            ),
+        }
+    }
+    deleted
+}

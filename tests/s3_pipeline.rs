@@ -1,0 +1,450 @@
+//! The S3 pipeline against a real S3 + SQS server on 127.0.0.1: moto in server mode, installed
+//! by scripts/setup_moto.sh (scripts/test.sh exports EGRESSWATCH_MOTO_PYTHON) and started here.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto() -> Option<Moto> {
+    let python = match std::env::var("EGRESSWATCH_MOTO_PYTHON") {
+        Ok(p) => p,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("EGRESSWATCH_MOTO_PYTHON is not set (scripts/test.sh sets it)")
+        }
+        Err(_) => {
+            eprintln!("note: EGRESSWATCH_MOTO_PYTHON not set; run scripts/test.sh. Skipping.");
+            return None;
+        }
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(python)
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+fn env() -> [(&'static str, &'static str); 3] {
+    [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+}
+
+async fn clients(url: &str) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
+    for (k, v) in env() {
+        std::env::set_var(k, v);
+    }
+    let cfg = egresswatch::aws::sdk_config(Some(url), Some("us-east-1")).await;
+    (
+        egresswatch::aws::s3_client(&cfg, true),
+        egresswatch::aws::sqs_client(&cfg),
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The sample objects with their keys relative to samples/flowlogs (AWS layouts already).
+fn sample_objects() -> Vec<(String, Vec<u8>)> {
+    egresswatch::demo::FLOW_LOGS
+        .iter()
+        .map(|(name, data)| {
+            (
+                name.trim_start_matches("samples/flowlogs/").to_string(),
+                data.to_vec(),
+            )
+        })
+        .collect()
+}
+
+fn golden_ids() -> BTreeSet<String> {
+    std::fs::read_to_string(root().join("tests/golden/samples.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn ids(stdout: &[u8]) -> BTreeSet<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn egresswatch(args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
+    c.args(args);
+    for (k, v) in env() {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn gz(text: &str) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+fn inventory() -> String {
+    root().join("samples/inventory").display().to_string()
+}
+
+#[test]
+fn replay_lists_every_layout_paginates_filters_by_time_and_resumes() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, _) = rt.block_on(clients(&m.url));
+    rt.block_on(async {
+        s3.create_bucket().bucket("flowlogs").send().await.unwrap();
+        for (key, data) in sample_objects() {
+            s3.put_object().bucket("flowlogs").key(format!("central/{key}")).body(ByteStream::from(data)).send().await.unwrap();
+        }
+        // 1100 empty objects in one hourly prefix (forces paginated listing) ...
+        let empty = gz("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n");
+        for i in 0..1100 {
+            let key = format!(
+                "central/AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/05/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60799_20261120T05{:02}Z_{i:08x}.log.gz",
+                (i % 12) * 5
+            );
+            s3.put_object().bucket("flowlogs").key(key).body(ByteStream::from(empty.clone())).send().await.unwrap();
+        }
+        // ... and objects outside the range, another account and another region, never read.
+        for key in [
+            "central/AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/18/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261118T0900Z_aaaaaaaa.log.gz",
+            "central/AWSLogs/999999999999/vpcflowlogs/us-east-1/2026/11/20/999999999999_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T0900Z_bbbbbbbb.log.gz",
+            "central/AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/20/111122223333_vpcflowlogs_eu-west-1_fl-0a1b2c3d4e5f60701_20261120T0900Z_cccccccc.log.gz",
+        ] {
+            s3.put_object().bucket("flowlogs").key(key).body(ByteStream::from(b"not gzip".to_vec())).send().await.unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    let base = [
+        "replay",
+        "--endpoint-url",
+        &m.url,
+        "--bucket",
+        "flowlogs",
+        "--prefix",
+        "central",
+        "--account",
+        "111122223333",
+        "--region",
+        "us-east-1",
+        "--start",
+        "2026-11-20T00:00:00Z",
+        "--end",
+        "2026-11-21T00:00:00Z",
+        "--inventory",
+    ];
+    let mut args: Vec<&str> = base.to_vec();
+    let inv = inventory();
+    args.push(&inv);
+    let s = summary.display().to_string();
+    args.extend(["--summary-json", &s]);
+    let out = egresswatch(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ids(&out.stdout), golden_ids());
+    let sum: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(
+        sum["files"], 1103,
+        "3 samples + 1100 empty objects; out-of-range ones never read"
+    );
+    assert_eq!(sum["records"], 31);
+    assert_eq!(sum["failed_files"], 0);
+
+    // Resume: stop after a few objects, then the same command finishes with identical findings.
+    let ck = dir.path().join("ck.json").display().to_string();
+    let mut first = args.clone();
+    first.extend([
+        "--checkpoint",
+        &ck,
+        "--max-objects",
+        "600",
+        "--concurrency",
+        "4",
+    ]);
+    let out1 = egresswatch(&first);
+    assert!(
+        out1.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out1.stderr)
+    );
+    let mut second = args.clone();
+    second.extend(["--checkpoint", &ck, "--concurrency", "4"]);
+    let out2 = egresswatch(&second);
+    assert!(
+        out2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out2.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out2.stdout),
+        String::from_utf8_lossy(&out.stdout),
+        "resumed findings equal a single run's"
+    );
+    let sum2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(sum2["records"], 31, "no object counted twice");
+}
+
+#[test]
+fn watch_handles_notifications_deletes_after_output_and_leaves_poison_to_redrive() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, sqs) = rt.block_on(clients(&m.url));
+    let queue_url = rt.block_on(async {
+        s3.create_bucket().bucket("logs").send().await.unwrap();
+        let dlq = sqs.create_queue().queue_name("flowlog-events-dlq").send().await.unwrap();
+        let dlq_url = dlq.queue_url().unwrap().to_string();
+        let dlq_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .unwrap()
+            .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .unwrap()
+            .clone();
+        let q = sqs
+            .create_queue()
+            .queue_name("flowlog-events")
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#),
+            )
+            .send()
+            .await
+            .unwrap();
+        let url = q.queue_url().unwrap().to_string();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let arn = attrs.attributes().unwrap().get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).unwrap().clone();
+        let qc = aws_sdk_s3::types::QueueConfiguration::builder()
+            .queue_arn(arn)
+            .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+            .build()
+            .unwrap();
+        s3.put_bucket_notification_configuration()
+            .bucket("logs")
+            .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().queue_configurations(qc).build())
+            .send()
+            .await
+            .unwrap();
+        for (key, data) in sample_objects() {
+            s3.put_object().bucket("logs").key(key).body(ByteStream::from(data)).send().await.unwrap();
+        }
+        // A truncated object (poison) and one deleted before it is read.
+        let bad = gz("version srcaddr\n1 10.0.0.1\n");
+        s3.put_object()
+            .bucket("logs")
+            .key("AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T1200Z_deadbeef.log.gz")
+            .body(ByteStream::from(bad[..bad.len() - 6].to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let gone = "AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T1300Z_0000gone.log.gz";
+        s3.put_object().bucket("logs").key(gone).body(ByteStream::from(gz("x\n"))).send().await.unwrap();
+        s3.delete_object().bucket("logs").key(gone).send().await.unwrap();
+        url
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("w.json").display().to_string();
+    let inv = inventory();
+    let out = egresswatch(&[
+        "watch",
+        "--endpoint-url",
+        &m.url,
+        "--queue-url",
+        &queue_url,
+        "--inventory",
+        &inv,
+        "--wait",
+        "1",
+        "--visibility",
+        "3",
+        "--max-receives",
+        "2",
+        "--idle-exit",
+        "8s",
+        "--max-messages",
+        "30",
+        "--summary-json",
+        &summary,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let found = ids(&out.stdout);
+    // The findings of all three sample objects, possibly over several batches (same ids).
+    assert_eq!(found, golden_ids(), "{stderr}");
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert!(stats["test_events"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["missing_objects"], 1, "{stats}");
+    assert!(stats["poison_messages"].as_u64().unwrap() >= 1, "{stats}");
+    assert!(stderr.contains("redrive policy"), "{stderr}");
+    // Everything but the poison message was deleted.
+    let left = rt.block_on(async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        sqs.get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send()
+            .await
+            .unwrap()
+    });
+    let a = left.attributes().unwrap();
+    let n = |k| {
+        a.get(&k)
+            .and_then(|v: &String| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let remaining = n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        + n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
+    assert_eq!(
+        remaining, 0,
+        "everything handled; the poison message went to the dead-letter queue"
+    );
+    let dead = rt.block_on(async {
+        let dlq = sqs
+            .get_queue_url()
+            .queue_name("flowlog-events-dlq")
+            .send()
+            .await
+            .unwrap();
+        sqs.receive_message()
+            .queue_url(dlq.queue_url().unwrap())
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(dead.messages().len(), 1, "the poison message is in the DLQ");
+    assert!(dead.messages()[0].body().unwrap().contains("deadbeef"));
+    let _ = Path::new("");
+}
+
+#[test]
+fn lambda_handler_reports_partial_batch_failures() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, _) = rt.block_on(clients(&m.url));
+    let result = rt.block_on(async {
+        s3.create_bucket().bucket("lambda-logs").send().await.unwrap();
+        let mut records = Vec::new();
+        let event = |key: &str| {
+            serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                "eventTime": "2026-11-20T10:06:00.000Z",
+                "s3": {"bucket": {"name": "lambda-logs"}, "object": {"key": key.replace('=', "%3D"), "size": 1}}}]})
+            .to_string()
+        };
+        for (i, (key, data)) in sample_objects().into_iter().enumerate() {
+            s3.put_object().bucket("lambda-logs").key(&key).body(ByteStream::from(data)).send().await.unwrap();
+            records.push(serde_json::json!({"messageId": format!("ok-{i}"), "receiptHandle": "r", "body": event(&key), "eventSource": "aws:sqs"}));
+        }
+        let bad = "AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T1200Z_deadbeef.log.gz";
+        let g = gz("version srcaddr\n1 10.0.0.1\n");
+        s3.put_object().bucket("lambda-logs").key(bad).body(ByteStream::from(g[..g.len() - 6].to_vec())).send().await.unwrap();
+        records.push(serde_json::json!({"messageId": "poison", "receiptHandle": "r", "body": event(bad), "eventSource": "aws:sqs"}));
+        records.push(serde_json::json!({"messageId": "gone", "receiptHandle": "r", "body": event("AWSLogs/x/never-uploaded.log.gz"), "eventSource": "aws:sqs"}));
+        records.push(serde_json::json!({"messageId": "test", "receiptHandle": "r", "body": r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#, "eventSource": "aws:sqs"}));
+        let inv = egresswatch::lambda::load_inventory(&s3, &inventory()).await.unwrap();
+        let engine = std::sync::Arc::new(egresswatch::scan::Engine::new(&inv, &egresswatch::detect::RuleSet::builtin(), egresswatch::detect::Scope::Sagemaker, None));
+        let mut seen = Vec::new();
+        let mut emit = |f: &[egresswatch::detect::Finding]| -> Result<(), String> {
+            seen.extend(f.iter().map(|x| x.id.clone()));
+            Ok(())
+        };
+        let out = egresswatch::lambda::handle(
+            serde_json::json!({ "Records": records }),
+            &s3,
+            engine,
+            &egresswatch::scan::ScanOptions::default(),
+            &mut emit,
+        )
+        .await
+        .unwrap();
+        (out, seen)
+    });
+    let (out, seen) = result;
+    assert_eq!(
+        out["batchItemFailures"],
+        serde_json::json!([{ "itemIdentifier": "poison" }]),
+        "{out}"
+    );
+    assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), golden_ids());
+}
