@@ -214,6 +214,12 @@ struct WatchCmd {
     /// Time the batch in flight may take after SIGTERM before the process exits.
     #[arg(long, default_value = "60s")]
     shutdown_grace: String,
+    /// Log counters and latency quantiles as a JSON line this often.
+    #[arg(long, default_value = "60s")]
+    report_every: String,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    metrics_addr: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
@@ -598,7 +604,16 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
         max_messages: a.max_messages,
         concurrency: a.concurrency,
         shutdown_grace: grace,
+        report_every: Some(timeout(&a.report_every)?),
+        metrics: None,
     };
+    let mut args = args;
+    if let Some(addr) = &a.metrics_addr {
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        egresswatch::watch::serve_metrics(addr, shared.clone())
+            .with_context(|| format!("--metrics-addr {addr}"))?;
+        args.metrics = Some(shared);
+    }
     let format = a.common.format.unwrap_or(Format::Jsonl);
     let mut out: Box<dyn Write + Send> = match &a.common.output {
         Some(p) => Box::new(

@@ -43,6 +43,33 @@ pub struct WatchArgs {
     pub concurrency: usize,
     /// How long the batch in flight may take after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Log the metrics as a JSON line this often.
+    pub report_every: Option<Duration>,
+    /// Latest Prometheus text, for an exporter thread.
+    pub metrics: Option<std::sync::Arc<std::sync::Mutex<String>>>,
+}
+
+/// Serves the latest metrics as Prometheus text on 127.0.0.1:`port` (or the given address).
+pub fn serve_metrics(
+    addr: &str,
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(addr)?;
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf);
+            let body = text.lock().map(|g| g.clone()).unwrap_or_default();
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok(())
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -58,6 +85,95 @@ pub struct WatchStats {
     pub findings: u64,
     pub receive_errors: u64,
     pub summary: Summary,
+    /// Milliseconds from the S3 event to the findings being handed on (end to end).
+    pub latency_event_to_emit_ms: Latency,
+    /// Milliseconds from SQS accepting the message to this worker receiving it.
+    pub latency_queue_wait_ms: Latency,
+    /// Milliseconds to process one received batch (download, scan, emit).
+    pub latency_batch_ms: Latency,
+}
+
+/// A latency distribution (HDR histogram) reported as quantiles.
+#[derive(Debug, Clone)]
+pub struct Latency(hdrhistogram::Histogram<u64>);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(
+            hdrhistogram::Histogram::new_with_bounds(1, 7 * 86_400_000, 3)
+                .expect("constant histogram bounds are valid"),
+        )
+    }
+}
+
+impl Latency {
+    pub fn record(&mut self, ms: i64) {
+        let _ = self.0.record(ms.clamp(1, 7 * 86_400_000) as u64);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.0.is_empty() {
+            0
+        } else {
+            self.0.value_at_quantile(q)
+        }
+    }
+}
+
+impl serde::Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("count", &self.count())?;
+        m.serialize_entry("p50", &self.quantile(0.5))?;
+        m.serialize_entry("p99", &self.quantile(0.99))?;
+        m.serialize_entry("max", &if self.0.is_empty() { 0 } else { self.0.max() })?;
+        m.end()
+    }
+}
+
+impl WatchStats {
+    /// Prometheus text exposition of the counters and latency quantiles.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("messages", self.messages),
+            ("messages_deleted", self.deleted),
+            ("test_events", self.test_events),
+            ("objects", self.objects),
+            ("objects_missing", self.missing_objects),
+            ("objects_failed", self.failed_objects),
+            ("poison_messages", self.poison_messages),
+            ("findings", self.findings),
+            ("receive_errors", self.receive_errors),
+            ("records", self.summary.records),
+            ("bytes", self.summary.bytes_read),
+        ];
+        for (name, v) in counters {
+            out.push_str(&format!(
+                "# TYPE egresswatch_{name}_total counter\negresswatch_{name}_total {v}\n"
+            ));
+        }
+        for (name, l) in [
+            ("event_to_emit", &self.latency_event_to_emit_ms),
+            ("queue_wait", &self.latency_queue_wait_ms),
+            ("batch", &self.latency_batch_ms),
+        ] {
+            out.push_str(&format!("# TYPE egresswatch_{name}_ms summary\n"));
+            for q in [0.5, 0.9, 0.99] {
+                out.push_str(&format!(
+                    "egresswatch_{name}_ms{{quantile=\"{q}\"}} {}\n",
+                    l.quantile(q)
+                ));
+            }
+            out.push_str(&format!("egresswatch_{name}_ms_count {}\n", l.count()));
+        }
+        out
+    }
 }
 
 /// What the caller does with each batch's findings before the messages are deleted. Returning
@@ -112,6 +228,7 @@ pub async fn watch(
     let mut stats = WatchStats::default();
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
     let mut idle_since = Instant::now();
+    let mut last_report = Instant::now();
     while !shutdown.load(Ordering::SeqCst) {
         if args
             .max_messages
@@ -130,6 +247,7 @@ pub async fn watch(
             .wait_time_seconds(args.wait_secs.clamp(0, 20))
             .visibility_timeout(args.visibility_secs)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await;
         let resp = match resp {
@@ -154,6 +272,12 @@ pub async fn watch(
             continue;
         }
         idle_since = Instant::now();
+        let batch_started = Instant::now();
+        let now_ms = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
+        };
         let mut batch: Vec<Msg> = Vec::new();
         let mut to_delete: Vec<(String, String)> = Vec::new();
         for m in messages {
@@ -161,6 +285,13 @@ pub async fn watch(
             let (Some(receipt), Some(id)) = (m.receipt_handle(), m.message_id()) else {
                 continue;
             };
+            if let Some(sent) = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                stats.latency_queue_wait_ms.record(now_ms() - sent);
+            }
             let receives = m
                 .attributes()
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
@@ -291,6 +422,30 @@ pub async fn watch(
         let emitted = emit(&findings);
         stop_hb.store(true, Ordering::SeqCst);
         hb.abort();
+        if emitted.is_ok() {
+            let t = now_ms();
+            for m in &batch {
+                for o in &m.objects {
+                    if let Some(ev) = o.event_time {
+                        stats.latency_event_to_emit_ms.record(t - ev);
+                    }
+                }
+            }
+        }
+        stats
+            .latency_batch_ms
+            .record(batch_started.elapsed().as_millis() as i64);
+        if let Some(every) = args.report_every {
+            if last_report.elapsed() >= every {
+                last_report = Instant::now();
+                tracing::info!(metrics = %serde_json::to_string(&stats).unwrap_or_default(), "watch metrics");
+            }
+        }
+        if let Some(shared) = &args.metrics {
+            if let Ok(mut g) = shared.lock() {
+                *g = stats.prometheus();
+            }
+        }
         if let Err(e) = emitted {
             tracing::error!(
                 "findings could not be handed on ({e}); messages are kept and will be redelivered"
@@ -348,4 +503,29 @@ async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, items: &[(String, String
         }
     }
     deleted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_counters_and_quantiles() {
+        let mut s = WatchStats {
+            messages: 7,
+            ..Default::default()
+        };
+        for ms in [10, 20, 30, 40, 1000] {
+            s.latency_batch_ms.record(ms);
+        }
+        let text = s.prometheus();
+        assert!(text.contains("egresswatch_messages_total 7\n"), "{text}");
+        assert!(text.contains("egresswatch_batch_ms_count 5\n"), "{text}");
+        assert!(
+            text.contains("egresswatch_batch_ms{quantile=\"0.99\"} 1000"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["latency_batch_ms"]["p50"], 30);
+    }
 }

@@ -352,6 +352,14 @@ fn watch_handles_notifications_deletes_after_output_and_leaves_poison_to_redrive
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert!(stats["test_events"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["missing_objects"], 1, "{stats}");
+    assert!(
+        stats["latency_event_to_emit_ms"]["count"].as_u64().unwrap() >= 3,
+        "{stats}"
+    );
+    assert!(
+        stats["latency_queue_wait_ms"]["count"].as_u64().unwrap() >= 5,
+        "{stats}"
+    );
     assert!(stats["poison_messages"].as_u64().unwrap() >= 1, "{stats}");
     assert!(stderr.contains("redrive policy"), "{stderr}");
     // Everything but the poison message was deleted.
@@ -447,4 +455,184 @@ fn lambda_handler_reports_partial_batch_failures() {
         "{out}"
     );
     assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), golden_ids());
+}
+
+/// Uploads `copies` renamed copies of each sample object into `bucket` (notifications on).
+async fn queue_with_objects(
+    s3: &aws_sdk_s3::Client,
+    sqs: &aws_sdk_sqs::Client,
+    bucket: &str,
+    queue: &str,
+    copies: usize,
+) -> (String, usize) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let q = sqs.create_queue().queue_name(queue).send().await.unwrap();
+    let url = q.queue_url().unwrap().to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()
+        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap()
+        .clone();
+    let qc = aws_sdk_s3::types::QueueConfiguration::builder()
+        .queue_arn(arn)
+        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(qc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut n = 0;
+    for c in 0..copies {
+        for (key, data) in sample_objects() {
+            // Same records under another file name (hash part), as a second flow log would write.
+            let key = key
+                .replace("_5e2a9c1b.", &format!("_5e2a{c:04x}."))
+                .replace("_7c4d1e0f.", &format!("_7c4d{c:04x}."))
+                .replace("_9b3e6a2d.", &format!("_9b3e{c:04x}."));
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(data))
+                .send()
+                .await
+                .unwrap();
+            n += 1;
+        }
+    }
+    (url, n)
+}
+
+fn spawn_watch(m: &Moto, queue: &str, summary: &Path, out: &Path) -> Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
+    c.args([
+        "watch",
+        "--endpoint-url",
+        &m.url,
+        "--queue-url",
+        queue,
+        "--inventory",
+        &inventory(),
+        "--wait",
+        "1",
+        "--visibility",
+        "4",
+        "--idle-exit",
+        "6s",
+        "--summary-json",
+    ])
+    .arg(summary)
+    .arg("--output")
+    .arg(out)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    for (k, v) in env() {
+        c.env(k, v);
+    }
+    c.spawn().unwrap()
+}
+
+#[test]
+fn three_workers_share_one_queue_exactly_once_and_survive_a_kill() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, sqs) = rt.block_on(clients(&m.url));
+    let dir = tempfile::tempdir().unwrap();
+
+    // No failures: every object processed exactly once across three workers.
+    let (queue, n) = rt.block_on(queue_with_objects(&s3, &sqs, "shared", "shared-events", 8));
+    let workers: Vec<(Child, PathBuf, PathBuf)> = (0..3)
+        .map(|i| {
+            let (s, o) = (
+                dir.path().join(format!("s{i}.json")),
+                dir.path().join(format!("o{i}.jsonl")),
+            );
+            (spawn_watch(&m, &queue, &s, &o), s, o)
+        })
+        .collect();
+    let mut objects = 0;
+    let mut found = BTreeSet::new();
+    for (mut child, s, o) in workers {
+        assert!(child.wait().unwrap().success());
+        let st: serde_json::Value = serde_json::from_slice(&std::fs::read(&s).unwrap()).unwrap();
+        objects += st["objects"].as_u64().unwrap();
+        found.extend(ids(&std::fs::read(&o).unwrap_or_default()));
+    }
+    assert_eq!(objects as usize, n, "each object read exactly once");
+    assert_eq!(found, golden_ids());
+
+    // One worker killed mid-run: its messages come back and the others finish them.
+    let (queue, n) = rt.block_on(queue_with_objects(
+        &s3,
+        &sqs,
+        "shared2",
+        "shared2-events",
+        8,
+    ));
+    let mut victim = spawn_watch(
+        &m,
+        &queue,
+        &dir.path().join("v.json"),
+        &dir.path().join("v.jsonl"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    victim.kill().unwrap(); // SIGKILL: no cleanup, no deletes
+    victim.wait().unwrap();
+    let survivors: Vec<(Child, PathBuf, PathBuf)> = (0..2)
+        .map(|i| {
+            let (s, o) = (
+                dir.path().join(format!("k{i}.json")),
+                dir.path().join(format!("k{i}.jsonl")),
+            );
+            (spawn_watch(&m, &queue, &s, &o), s, o)
+        })
+        .collect();
+    let mut evidence = BTreeSet::new();
+    let mut found = ids(&std::fs::read(dir.path().join("v.jsonl")).unwrap_or_default());
+    for (mut child, s, o) in survivors {
+        assert!(child.wait().unwrap().success());
+        let _: serde_json::Value = serde_json::from_slice(&std::fs::read(&s).unwrap()).unwrap();
+        let text = std::fs::read(&o).unwrap_or_default();
+        found.extend(ids(&text));
+        for l in String::from_utf8_lossy(&text).lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            for e in v["evidence"].as_array().unwrap() {
+                evidence.insert(e["file"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(
+        found,
+        golden_ids(),
+        "findings complete (ids de-duplicate re-deliveries)"
+    );
+    // Nothing left on the queue: every message was handled by a survivor or the victim.
+    let left = rt.block_on(async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        sqs.receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+    });
+    assert!(
+        left.messages().is_empty(),
+        "messages left: {}",
+        left.messages().len()
+    );
+    assert!(evidence.len() <= n);
 }
