@@ -250,6 +250,48 @@ fn replay_lists_every_layout_paginates_filters_by_time_and_resumes() {
     let sum2: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(sum2["records"], 31, "no object counted twice");
+
+    // kill -9 in the middle of a replay, then the same command: identical findings, each
+    // object counted once.
+    let ck2 = dir.path().join("ck2.json");
+    let ck2s = ck2.display().to_string();
+    let mut third = args.clone();
+    third.extend(["--checkpoint", &ck2s, "--concurrency", "1"]);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
+    c.args(&third)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env() {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let t0 = Instant::now();
+    while !ck2.exists() && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial: serde_json::Value = serde_json::from_slice(&std::fs::read(&ck2).unwrap()).unwrap();
+    let done = partial["done"].as_array().unwrap().len();
+    assert!(
+        done > 0 && done < 1103,
+        "killed mid-run ({done} objects done)"
+    );
+    let out4 = egresswatch(&third);
+    assert!(
+        out4.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out4.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out4.stdout),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let sum4: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(sum4["records"], 31);
+    assert_eq!(sum4["files"], 1103);
 }
 
 #[test]
