@@ -220,6 +220,12 @@ struct WatchCmd {
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long)]
     metrics_addr: Option<String>,
+    /// Inventory to reload periodically: a folder or s3://bucket/prefix/ (default: --inventory).
+    #[arg(long)]
+    inventory_url: Option<String>,
+    /// Reload the inventory this often (e.g. 15m); off by default.
+    #[arg(long)]
+    inventory_reload: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
@@ -606,6 +612,19 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
         shutdown_grace: grace,
         report_every: Some(timeout(&a.report_every)?),
         metrics: None,
+        reload: match &a.inventory_reload {
+            Some(every) => Some(egresswatch::watch::Reload {
+                location: a
+                    .inventory_url
+                    .clone()
+                    .or_else(|| a.inventory.as_ref().map(|p| p.display().to_string()))
+                    .context("--inventory-reload needs --inventory or --inventory-url")?,
+                every: timeout(every)?,
+                rules: rules.clone(),
+                scope: scope(a.common.scope),
+            }),
+            None => None,
+        },
     };
     let mut args = args;
     if let Some(addr) = &a.metrics_addr {

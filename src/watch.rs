@@ -47,6 +47,17 @@ pub struct WatchArgs {
     pub report_every: Option<Duration>,
     /// Latest Prometheus text, for an exporter thread.
     pub metrics: Option<std::sync::Arc<std::sync::Mutex<String>>>,
+    /// Reload the inventory (folder or `s3://bucket/prefix/`) this often, between batches.
+    pub reload: Option<Reload>,
+}
+
+/// How `watch` rebuilds its engine from a fresh inventory.
+#[derive(Debug, Clone)]
+pub struct Reload {
+    pub location: String,
+    pub every: Duration,
+    pub rules: crate::detect::RuleSet,
+    pub scope: crate::detect::Scope,
 }
 
 /// Serves the latest metrics as Prometheus text on 127.0.0.1:`port` (or the given address).
@@ -229,12 +240,32 @@ pub async fn watch(
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
     let mut idle_since = Instant::now();
     let mut last_report = Instant::now();
+    let mut engine = engine;
+    // The first reload happens before the first receive, so an S3-only inventory is in place.
+    let mut last_reload: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
         if args
             .max_messages
             .is_some_and(|m| stats.messages as usize >= m)
         {
             break;
+        }
+        if let Some(r) = args
+            .reload
+            .as_ref()
+            .filter(|r| last_reload.is_none_or(|t| t.elapsed() >= r.every))
+        {
+            last_reload = Some(Instant::now());
+            match crate::lambda::load_inventory(s3, &r.location).await {
+                Ok(inv) => {
+                    engine = Arc::new(Engine::new(&inv, &r.rules, r.scope, None));
+                    tracing::info!(location = %r.location, enis = engine.model.enis.len(), "inventory reloaded");
+                }
+                // Keep the previous inventory: a bad upload must not blind the detector.
+                Err(e) => {
+                    tracing::error!(location = %r.location, "inventory reload failed, keeping the previous one: {e}")
+                }
+            }
         }
         if args.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
             tracing::info!("idle; exiting");

@@ -678,3 +678,51 @@ fn three_workers_share_one_queue_exactly_once_and_survive_a_kill() {
     );
     assert!(evidence.len() <= n);
 }
+
+#[test]
+fn watch_loads_and_reloads_its_inventory_from_s3() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, sqs) = rt.block_on(clients(&m.url));
+    let (queue, _) = rt.block_on(async {
+        s3.create_bucket().bucket("inventory").send().await.unwrap();
+        for (name, text) in egresswatch::demo::INVENTORY {
+            let key = name.replace("samples/inventory/", "inv/");
+            s3.put_object()
+                .bucket("inventory")
+                .key(key)
+                .body(ByteStream::from(text.as_bytes().to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+        queue_with_objects(&s3, &sqs, "reload-logs", "reload-events", 1).await
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
+    c.args([
+        "watch",
+        "--endpoint-url",
+        &m.url,
+        "--queue-url",
+        &queue,
+        "--inventory-url",
+        "s3://inventory/inv/",
+        "--inventory-reload",
+        "1s",
+        "--wait",
+        "1",
+        "--idle-exit",
+        "4s",
+        "--output",
+    ])
+    .arg(&out);
+    for (k, v) in env() {
+        c.env(k, v);
+    }
+    let res = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{stderr}");
+    assert_eq!(ids(&std::fs::read(&out).unwrap()), golden_ids(), "{stderr}");
+}
