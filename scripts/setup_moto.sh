@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${EGRESSWATCH_MOTO_VENV:-target/moto-venv}"
 python="${PYTHON:-python3}"
-pins=("moto[s3,sqs]==5.2.5" "flask==3.1.3" "flask-cors==6.0.5")
-if ! "$venv/bin/python" -c 'import moto, flask, flask_cors; assert moto.__version__ == "5.2.5"' >/dev/null 2>&1; then
+pins=("moto[s3,sqs,ec2,sagemaker]==5.2.5" "flask==3.1.3" "flask-cors==6.0.5")
+if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, moto.ec2.models, moto.sagemaker.models; assert moto.__version__ == "5.2.5"' >/dev/null 2>&1; then
   echo "installing moto into $venv" >&2
   "$python" -m venv "$venv" >&2
   "$venv/bin/pip" install -q --disable-pip-version-check "${pins[@]}" >&2

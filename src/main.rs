@@ -62,6 +62,18 @@ enum Command {
 
 #[derive(Subcommand)]
 enum InventoryCommand {
+    /// Call EC2 and SageMaker (Describe*/List*) and write the AWS-CLI-shaped JSON `--inventory`
+    /// reads.
+    Collect {
+        /// Folder to write (ec2/*.json, sagemaker/*.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// Only training and processing jobs created after this (RFC 3339 or relative, e.g. 30d).
+        #[arg(long)]
+        since: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
     /// Print recognised files and every ENI with its kind and SageMaker resource.
     Show {
         /// Inventory folder (AWS CLI JSON outputs).
@@ -708,6 +720,32 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     })
 }
 
+fn run_collect(out: &Path, since: Option<&str>, aws: &AwsArgs) -> Result<ExitCode> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let since = since
+        .map(|s| {
+            egresswatch::source::layout::parse_time_arg(s, now)
+                .with_context(|| format!("--since {s:?}: RFC 3339 or relative like 30d"))
+        })
+        .transpose()?;
+    let rt = runtime()?;
+    let collector = rt.block_on(async {
+        let cfg =
+            egresswatch::aws::sdk_config(aws.endpoint_url.as_deref(), aws.aws_region.as_deref())
+                .await;
+        egresswatch::collect::Collector::new(&cfg, aws.endpoint_url.as_deref()).await
+    })?;
+    let report = egresswatch::collect::collect(&collector, out, since)?;
+    writeln!(
+        io::stderr().lock(),
+        "{}",
+        serde_json::json!({ "collected": report })
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_demo(a: DemoArgs) -> Result<ExitCode> {
     let inventory = egresswatch::demo::inventory()?;
     let rules = load_rules(a.common.rules.as_deref())?;
@@ -796,6 +834,9 @@ fn main() -> ExitCode {
         Command::Inventory {
             command: InventoryCommand::Show { inventory },
         } => run_inventory_show(&inventory),
+        Command::Inventory {
+            command: InventoryCommand::Collect { out, since, aws },
+        } => run_collect(&out, since.as_deref(), &aws),
         Command::Rules {
             command: RulesCommand::Check { path },
         } => run_rules_check(path.as_deref()),

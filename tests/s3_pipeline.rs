@@ -726,3 +726,100 @@ fn watch_loads_and_reloads_its_inventory_from_s3() {
     assert!(res.status.success(), "{stderr}");
     assert_eq!(ids(&std::fs::read(&out).unwrap()), golden_ids(), "{stderr}");
 }
+
+#[test]
+fn inventory_collect_writes_what_scan_reads() {
+    let Some(m) = moto() else { return };
+    let python = std::env::var("EGRESSWATCH_MOTO_PYTHON").unwrap();
+    let script = r#"
+import boto3, sys
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+ec2 = boto3.client("ec2", **kw)
+sm = boto3.client("sagemaker", **kw)
+vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+sg = ec2.create_security_group(GroupName="train", Description="t", VpcId=vpc)["GroupId"]
+ec2.create_network_interface(SubnetId=sub, Groups=[sg], Description="training ENI")
+rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+ec2.associate_route_table(RouteTableId=rt, SubnetId=sub)
+ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3", RouteTableIds=[rt], VpcEndpointType="Gateway")
+role = "arn:aws:iam::123456789012:role/sm"
+sm.create_training_job(TrainingJobName="collected-job", AlgorithmSpecification={"TrainingImage": "img", "TrainingInputMode": "File"},
+    RoleArn=role, OutputDataConfig={"S3OutputPath": "s3://b/out"}, ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+    StoppingCondition={"MaxRuntimeInSeconds": 3600}, VpcConfig={"SecurityGroupIds": [sg], "Subnets": [sub]}, EnableNetworkIsolation=True)
+sm.create_model(ModelName="collected-model", ExecutionRoleArn=role, PrimaryContainer={"Image": "img"}, VpcConfig={"SecurityGroupIds": [sg], "Subnets": [sub]})
+sm.create_endpoint_config(EndpointConfigName="collected-config", ProductionVariants=[{"VariantName": "v", "ModelName": "collected-model", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+sm.create_endpoint(EndpointName="collected-endpoint", EndpointConfigName="collected-config")
+sm.create_notebook_instance(NotebookInstanceName="collected-nb", InstanceType="ml.t3.medium", RoleArn=role, SubnetId=sub, SecurityGroupIds=[sg])
+print("ok")
+"#;
+    let made = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&m.url)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let inv_dir = dir.path().join("inv");
+    let out = egresswatch(&[
+        "inventory",
+        "collect",
+        "--endpoint-url",
+        &m.url,
+        "--aws-region",
+        "us-east-1",
+        "--out",
+        &inv_dir.display().to_string(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let inv = egresswatch::enrich::Inventory::load(&inv_dir).unwrap();
+    assert!(inv.ignored.is_empty(), "{:?}", inv.ignored);
+    assert!(inv
+        .enis
+        .iter()
+        .any(|e| e.description.as_deref() == Some("training ENI")));
+    assert!(inv
+        .vpcs
+        .iter()
+        .any(|v| v.cidr_block.as_deref() == Some("10.30.0.0/16")));
+    let rt = inv
+        .route_tables
+        .iter()
+        .find(|r| r.associations.iter().any(|a| a.subnet_id.is_some()))
+        .expect("associated route table");
+    assert!(!rt.routes.is_empty());
+    assert!(inv
+        .vpc_endpoints
+        .iter()
+        .any(|e| e.service_name == "com.amazonaws.us-east-1.s3" && !e.route_table_ids.is_empty()));
+    let job = inv
+        .training_jobs
+        .iter()
+        .find(|j| j.training_job_name == "collected-job")
+        .expect("training job");
+    assert_eq!(job.vpc_config.as_ref().unwrap().subnets.len(), 1);
+    assert_eq!(inv.endpoints.len(), 1);
+    assert_eq!(inv.endpoint_configs.len(), 1);
+    assert_eq!(inv.models.len(), 1);
+    assert_eq!(inv.notebooks.len(), 1);
+    // The folder is a valid --inventory for scan.
+    let scan = egresswatch(&[
+        "scan",
+        "--inventory",
+        &inv_dir.display().to_string(),
+        "--format",
+        "jsonl",
+        &root().join("samples/flowlogs").display().to_string(),
+    ]);
+    assert!(
+        scan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+}

@@ -678,7 +678,7 @@ impl Transport for SyslogSink {
 }
 
 /// AWS Signature Version 4 for one JSON POST.
-pub(crate) mod sigv4 {
+pub mod sigv4 {
     use hmac::{Hmac, Mac};
     use sha2::{Digest, Sha256};
 
@@ -714,12 +714,41 @@ pub(crate) mod sigv4 {
         body: &[u8],
         amz_date: &str,
     ) -> Vec<(String, String)> {
+        sign_with(
+            creds,
+            region,
+            service,
+            host,
+            path,
+            content_type,
+            body,
+            amz_date,
+            &[],
+        )
+    }
+
+    /// [`sign`] with extra headers (e.g. `x-amz-target`) that are signed and must be sent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_with(
+        creds: &Credentials,
+        region: &str,
+        service: &str,
+        host: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        amz_date: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let date = &amz_date[..8];
         let mut headers: Vec<(String, String)> = vec![
             ("content-type".into(), content_type.into()),
             ("host".into(), host.into()),
             ("x-amz-date".into(), amz_date.into()),
         ];
+        for (k, v) in extra {
+            headers.push((k.to_ascii_lowercase(), v.to_string()));
+        }
         if let Some(t) = &creds.session_token {
             headers.push(("x-amz-security-token".into(), t.clone()));
         }
@@ -811,7 +840,7 @@ struct SecurityHubSink {
     ctx: FormatContext,
 }
 
-fn amz_date(now_ms: i64) -> String {
+pub(crate) fn amz_date(now_ms: i64) -> String {
     // 2026-11-22T14:00:00Z -> 20261122T140000Z
     crate::time::format_rfc3339(now_ms / 1000).replace(['-', ':'], "")
 }
