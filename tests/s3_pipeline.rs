@@ -823,3 +823,221 @@ print("ok")
         String::from_utf8_lossy(&scan.stderr)
     );
 }
+
+#[test]
+fn watch_accepts_sns_and_eventbridge_duplicates_and_stops_on_sigterm() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, sqs) = rt.block_on(clients(&m.url));
+    let queue = rt.block_on(async {
+        s3.create_bucket().bucket("manual").send().await.unwrap();
+        let url = sqs.create_queue().queue_name("manual-events").send().await.unwrap().queue_url().unwrap().to_string();
+        let objects = sample_objects();
+        for (key, data) in &objects {
+            s3.put_object().bucket("manual").key(key).body(ByteStream::from(data.clone())).send().await.unwrap();
+        }
+        let direct = |key: &str| {
+            serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                "eventTime": "2026-11-20T10:06:00.000Z",
+                "s3": {"bucket": {"name": "manual"}, "object": {"key": key.replace('=', "%3D"), "size": 1}}}]})
+            .to_string()
+        };
+        // Object 0 directly and again (a duplicate notification), object 1 through SNS, object 2
+        // through EventBridge, plus a test event wrapped in SNS.
+        let bodies = vec![
+            direct(&objects[0].0),
+            direct(&objects[0].0),
+            serde_json::json!({"Type": "Notification", "MessageId": "n1", "Message": direct(&objects[1].0)}).to_string(),
+            serde_json::json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3", "time": "2026-11-20T11:06:00Z",
+                "detail": {"bucket": {"name": "manual"}, "object": {"key": objects[2].0, "size": 1}}})
+            .to_string(),
+            serde_json::json!({"Type": "Notification", "Message": r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#}).to_string(),
+        ];
+        for b in bodies {
+            sqs.send_message().queue_url(&url).message_body(b).send().await.unwrap();
+        }
+        url
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let summary = dir.path().join("s.json");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
+    c.args([
+        "watch",
+        "--endpoint-url",
+        &m.url,
+        "--queue-url",
+        &queue,
+        "--inventory",
+        &inventory(),
+        "--wait",
+        "1",
+        "--shutdown-grace",
+        "20s",
+        "--output",
+    ])
+    .arg(&out)
+    .arg("--summary-json")
+    .arg(&summary)
+    .stderr(std::process::Stdio::null());
+    for (k, v) in env() {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    // No idle exit: it runs until SIGTERM. Wait for all five messages to be handled.
+    let t0 = Instant::now();
+    loop {
+        let n = ids(&std::fs::read(&out).unwrap_or_default()).len();
+        if n == golden_ids().len() || t0.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t1 = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM ends the worker cleanly");
+    assert!(t1.elapsed() < Duration::from_secs(25));
+    assert_eq!(
+        ids(&std::fs::read(&out).unwrap()),
+        golden_ids(),
+        "duplicates give the same ids"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(stats["test_events"], 1, "{stats}");
+    assert_eq!(stats["deleted"], 5, "{stats}");
+    assert_eq!(
+        stats["objects"], 4,
+        "the duplicate is read again (at-least-once): {stats}"
+    );
+}
+
+/// A proxy in front of moto that answers the first `fail` object GETs with 503 SlowDown (what S3
+/// says when throttling) and forwards everything else.
+fn faulty_proxy(
+    upstream: &str,
+    fail: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let up = upstream.trim_start_matches("http://").to_string();
+    let failed = std::sync::Arc::new(AtomicUsize::new(0));
+    let f2 = failed.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let (up, failed) = (up.clone(), f2.clone());
+            std::thread::spawn(move || {
+                let mut client = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                loop {
+                    let mut head = Vec::new();
+                    let mut len = 0usize;
+                    let mut first = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if first.is_empty() {
+                            first = line.clone();
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if line.to_ascii_lowercase().starts_with("connection:") {
+                            continue;
+                        }
+                        if line == "\r\n" {
+                            head.extend_from_slice(b"Connection: close\r\n\r\n");
+                            break;
+                        }
+                        head.extend_from_slice(line.as_bytes());
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).unwrap();
+                    let is_object_get = first.starts_with("GET ")
+                        && first.contains(".log")
+                        && !first.contains("list-type");
+                    if is_object_get && failed.load(Ordering::SeqCst) < fail {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                        let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>r</RequestId></Error>";
+                        let _ = write!(client, "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{xml}", xml.len());
+                        continue;
+                    }
+                    let mut s = std::net::TcpStream::connect(&up).unwrap();
+                    s.write_all(&head).unwrap();
+                    s.write_all(&body).unwrap();
+                    let mut resp = Vec::new();
+                    let _ = s.read_to_end(&mut resp);
+                    if client.write_all(&resp).is_err() {
+                        return;
+                    }
+                    return; // the upstream closed; so do we
+                }
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), failed)
+}
+
+#[test]
+fn replay_retries_503_slowdown_with_backoff() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, _) = rt.block_on(clients(&m.url));
+    rt.block_on(async {
+        s3.create_bucket().bucket("slow").send().await.unwrap();
+        for (key, data) in sample_objects() {
+            s3.put_object()
+                .bucket("slow")
+                .key(key)
+                .body(ByteStream::from(data))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let (proxy, failed) = faulty_proxy(&m.url, 3);
+    let inv = inventory();
+    let out = egresswatch(&[
+        "replay",
+        "--endpoint-url",
+        &proxy,
+        "--bucket",
+        "slow",
+        "--account",
+        "111122223333",
+        "--region",
+        "us-east-1",
+        "--start",
+        "2026-11-20T00:00:00Z",
+        "--end",
+        "2026-11-21T00:00:00Z",
+        "--inventory",
+        &inv,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        failed.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "the proxy injected its 503s"
+    );
+    assert_eq!(
+        ids(&out.stdout),
+        golden_ids(),
+        "every object read despite the 503s"
+    );
+}
