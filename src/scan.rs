@@ -142,6 +142,8 @@ pub struct Partial {
     pub summary: Summary,
     /// Per input: whether it decoded without a file error.
     pub ok: Vec<bool>,
+    /// Per input: milliseconds spent decoding, enriching and detecting it.
+    pub millis: Vec<u64>,
 }
 
 impl Summary {
@@ -178,7 +180,7 @@ pub fn run_partial(
 
     type WorkerOut = (
         Vec<(detect::FindingKey, detect::Agg)>,
-        Vec<(usize, FileStats, Option<DecodeError>)>,
+        Vec<(usize, FileStats, Option<DecodeError>, u64)>,
         u64,
     );
     let worker = || -> WorkerOut {
@@ -190,6 +192,7 @@ pub fn run_partial(
             let Some(input) = inputs.get(idx) else { break };
             let _span = tracing::info_span!("file", file = %names[idx]).entered();
             let mut stats = FileStats::new(&opts.decode);
+            let file_started = Instant::now();
             let result = decode::decode_input(input, &opts.decode, &mut stats, &mut |batch| {
                 enricher.enrich(&batch);
                 detector.observe(&batch, &enricher.out, model, file_base + idx as u32);
@@ -204,7 +207,12 @@ pub fn run_partial(
             if let Err(e) = &result {
                 tracing::error!(file = %names[idx], "file failed: {e}");
             }
-            stats_out.push((idx, stats, result.err()));
+            stats_out.push((
+                idx,
+                stats,
+                result.err(),
+                file_started.elapsed().as_millis() as u64,
+            ));
         }
         let matches = detector.matches;
         (detector.finish(&enricher), stats_out, matches)
@@ -226,7 +234,7 @@ pub fn run_partial(
         bytes_read: inputs.iter().map(input_len).sum(),
         ..Default::default()
     };
-    let mut per_file: Vec<(usize, FileStats, Option<DecodeError>)> = Vec::new();
+    let mut per_file: Vec<(usize, FileStats, Option<DecodeError>, u64)> = Vec::new();
     let mut parts = Vec::new();
     for (agg, stats, matches) in outs {
         parts.push(agg);
@@ -235,7 +243,9 @@ pub fn run_partial(
     }
     per_file.sort_by_key(|(i, ..)| *i);
     let mut ok = vec![true; inputs.len()];
-    for (idx, st, err) in per_file {
+    let mut millis = vec![0; inputs.len()];
+    for (idx, st, err, ms) in per_file {
+        millis[idx] = ms;
         summary.records += st.records;
         summary.nodata += st.nodata;
         summary.skipdata += st.skipdata;
@@ -257,6 +267,7 @@ pub fn run_partial(
         aggregates: detect::merge(parts, opts.detect.max_evidence),
         summary,
         ok,
+        millis,
     }
 }
 

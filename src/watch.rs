@@ -102,6 +102,8 @@ pub struct WatchStats {
     pub latency_queue_wait_ms: Latency,
     /// Milliseconds to process one received batch (download, scan, emit).
     pub latency_batch_ms: Latency,
+    /// Milliseconds to decode, enrich and detect one object.
+    pub latency_object_ms: Latency,
 }
 
 /// A latency distribution (HDR histogram) reported as quantiles.
@@ -173,6 +175,7 @@ impl WatchStats {
             ("event_to_emit", &self.latency_event_to_emit_ms),
             ("queue_wait", &self.latency_queue_wait_ms),
             ("batch", &self.latency_batch_ms),
+            ("object", &self.latency_object_ms),
         ] {
             out.push_str(&format!("# TYPE egresswatch_{name}_ms summary\n"));
             for q in [0.5, 0.9, 0.99] {
@@ -430,10 +433,10 @@ pub async fn watch(
             );
             let findings =
                 crate::detect::findings::build(part.aggregates, &eng.rules, &eng.model, &names);
-            (findings, part.summary, part.ok)
+            (findings, part.summary, part.ok, part.millis)
         })
         .await;
-        let (findings, summary, ok) = match scanned {
+        let (findings, summary, ok, millis) = match scanned {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!("scan task failed: {e}");
@@ -442,6 +445,9 @@ pub async fn watch(
                 continue;
             }
         };
+        for ms in millis {
+            stats.latency_object_ms.record(ms as i64);
+        }
         for (i, fine) in ok.iter().enumerate() {
             if !fine {
                 msg_ok[owners[i]] = false;

@@ -402,6 +402,10 @@ fn watch_handles_notifications_deletes_after_output_and_leaves_poison_to_redrive
         stats["latency_queue_wait_ms"]["count"].as_u64().unwrap() >= 5,
         "{stats}"
     );
+    assert!(
+        stats["latency_object_ms"]["count"].as_u64().unwrap() >= 3,
+        "{stats}"
+    );
     assert!(stats["poison_messages"].as_u64().unwrap() >= 1, "{stats}");
     assert!(stderr.contains("redrive policy"), "{stderr}");
     // Everything but the poison message was deleted.
