@@ -58,28 +58,85 @@ struct State {
     rule_matches: u64,
 }
 
-fn load_state(path: &Path, identity: &str) -> Result<State, ReplayError> {
+/// `s3://bucket/key` as (bucket, key).
+fn s3_location(path: &Path) -> Option<(String, String)> {
+    let s = path.to_str()?.strip_prefix("s3://")?;
+    let (b, k) = s.split_once('/')?;
+    (!b.is_empty() && !k.is_empty()).then(|| (b.to_string(), k.to_string()))
+}
+
+/// Loads a checkpoint from a local file or an S3 object (`s3://bucket/key`).
+async fn load_checkpoint(
+    s3: &aws_sdk_s3::Client,
+    path: &Path,
+    identity: &str,
+) -> Result<State, ReplayError> {
+    let Some((bucket, key)) = s3_location(path) else {
+        return load_state(path, identity);
+    };
+    match aws::get_object(s3, &bucket, &key).await {
+        Ok(bytes) => state_from(path, &bytes, identity),
+        Err(AwsError::Missing { .. }) => Ok(State {
+            identity: identity.to_string(),
+            ..Default::default()
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Saves a checkpoint; an S3 PUT replaces the object atomically.
+async fn save_checkpoint(
+    s3: &aws_sdk_s3::Client,
+    path: &Path,
+    s: &State,
+) -> Result<(), ReplayError> {
+    let Some((bucket, key)) = s3_location(path) else {
+        return save_state(path, s);
+    };
+    let body = serde_json::to_vec(s).map_err(|e| ReplayError::Checkpoint {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| ReplayError::Checkpoint {
+            path: path.display().to_string(),
+            message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+        })?;
+    Ok(())
+}
+
+fn state_from(path: &Path, b: &[u8], identity: &str) -> Result<State, ReplayError> {
     let err = |message: String| ReplayError::Checkpoint {
         path: path.display().to_string(),
         message,
     };
+    let s: State = serde_json::from_slice(b)
+        .map_err(|e| err(format!("unreadable ({e}); delete it to start over")))?;
+    if s.identity != identity {
+        return Err(err(format!(
+            "belongs to another replay ({}); use another --checkpoint or delete it",
+            s.identity
+        )));
+    }
+    Ok(s)
+}
+
+fn load_state(path: &Path, identity: &str) -> Result<State, ReplayError> {
     match std::fs::read(path) {
-        Ok(b) => {
-            let s: State = serde_json::from_slice(&b)
-                .map_err(|e| err(format!("unreadable ({e}); delete it to start over")))?;
-            if s.identity != identity {
-                return Err(err(format!(
-                    "belongs to another replay ({}); use another --checkpoint or delete it",
-                    s.identity
-                )));
-            }
-            Ok(s)
-        }
+        Ok(b) => state_from(path, &b, identity),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State {
             identity: identity.to_string(),
             ..Default::default()
         }),
-        Err(e) => Err(err(e.to_string())),
+        Err(e) => Err(ReplayError::Checkpoint {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -223,7 +280,7 @@ pub async fn replay(
         args.query.flow_log_id
     );
     let mut state = match &args.checkpoint {
-        Some(p) => load_state(p, &identity)?,
+        Some(p) => load_checkpoint(s3, p, &identity).await?,
         None => State {
             identity: identity.clone(),
             ..Default::default()
@@ -327,7 +384,7 @@ pub async fn replay(
                 .iter()
                 .map(|(k, a)| (k.clone(), a.clone()))
                 .collect();
-            save_state(p, &state)?;
+            save_checkpoint(s3, p, &state).await?;
             state.aggregates.clear();
         }
         progress.update(

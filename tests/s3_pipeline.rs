@@ -292,6 +292,31 @@ fn replay_lists_every_layout_paginates_filters_by_time_and_resumes() {
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(sum4["records"], 31);
     assert_eq!(sum4["files"], 1103);
+
+    // The checkpoint may live in S3 too.
+    let mut fifth = args.clone();
+    fifth.extend([
+        "--checkpoint",
+        "s3://flowlogs/checkpoints/replay-1.json",
+        "--max-objects",
+        "500",
+    ]);
+    assert!(egresswatch(&fifth).status.success());
+    let mut sixth = args.clone();
+    sixth.extend(["--checkpoint", "s3://flowlogs/checkpoints/replay-1.json"]);
+    let out6 = egresswatch(&sixth);
+    assert!(
+        out6.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out6.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out6.stdout),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let sum6: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(sum6["files"], 1103);
 }
 
 #[test]
