@@ -201,6 +201,28 @@ struct Msg {
     objects: Vec<notification::ObjectRef>,
 }
 
+/// How often the heartbeat extends visibility: a third of the timeout, so two extensions can
+/// fail before a message reappears.
+pub fn heartbeat_period(visibility_secs: i32) -> Duration {
+    Duration::from_secs((visibility_secs.max(3) as u64) / 3)
+}
+
+/// Calls `extend` every `period` until `stop` is set. Generic over the extension so its timing
+/// is tested with tokio's paused clock.
+pub async fn heartbeat_loop<F, Fut>(period: Duration, stop: Arc<AtomicBool>, mut extend: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    loop {
+        tokio::time::sleep(period).await;
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        extend().await;
+    }
+}
+
 async fn heartbeat(
     sqs: aws_sdk_sqs::Client,
     queue: String,
@@ -208,26 +230,25 @@ async fn heartbeat(
     visibility: i32,
     stop: Arc<AtomicBool>,
 ) {
-    let period = Duration::from_secs((visibility.max(3) as u64) / 3);
-    loop {
-        tokio::time::sleep(period).await;
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        for r in &receipts {
-            if let Err(e) = sqs
-                .change_message_visibility()
-                .queue_url(&queue)
-                .receipt_handle(r)
-                .visibility_timeout(visibility)
-                .send()
-                .await
-            {
-                tracing::warn!("visibility heartbeat failed: {}", DisplayErrorContext(&e));
+    heartbeat_loop(heartbeat_period(visibility), stop, || {
+        let (sqs, queue, receipts) = (sqs.clone(), queue.clone(), receipts.clone());
+        async move {
+            for r in &receipts {
+                if let Err(e) = sqs
+                    .change_message_visibility()
+                    .queue_url(&queue)
+                    .receipt_handle(r)
+                    .visibility_timeout(visibility)
+                    .send()
+                    .await
+                {
+                    tracing::warn!("visibility heartbeat failed: {}", DisplayErrorContext(&e));
+                }
             }
+            tracing::debug!(n = receipts.len(), "visibility extended");
         }
-        tracing::debug!(n = receipts.len(), "visibility extended");
-    }
+    })
+    .await
 }
 
 pub async fn watch(
@@ -545,6 +566,34 @@ async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, items: &[(String, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeat_extends_every_third_of_the_timeout_until_stopped() {
+        use std::sync::atomic::AtomicUsize;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let period = heartbeat_period(120);
+        assert_eq!(period, Duration::from_secs(40));
+        let c2 = calls.clone();
+        let task = tokio::spawn(heartbeat_loop(period, stop.clone(), move || {
+            let c = c2.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        // Paused clock: no real waiting. 39 s: nothing yet; 41 s: one; 121 s: three.
+        tokio::time::sleep(Duration::from_secs(39)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_secs(80)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        stop.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(41)).await;
+        assert!(task.is_finished());
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "no extension after stop");
+        assert_eq!(heartbeat_period(1), Duration::from_secs(1));
+    }
 
     #[test]
     fn prometheus_text_has_counters_and_quantiles() {
