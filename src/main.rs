@@ -662,7 +662,9 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
         )?),
         None => None,
     };
-    let deliver_wait = timeout(&a.common.deliver_timeout)?;
+    // Findings are spooled before the messages are deleted; delivery itself is best-effort per
+    // batch (a down SIEM must not stall the queue), and the spool catches up on later batches.
+    let deliver_wait = timeout(&a.common.deliver_timeout)?.min(std::time::Duration::from_secs(10));
     // Findings are written (and spooled) before the batch's messages are deleted.
     let mut emit = |findings: &[egresswatch::detect::Finding]| -> std::result::Result<(), String> {
         output::write_findings(&mut out, findings, format).map_err(|e| e.to_string())?;

@@ -145,6 +145,20 @@ fn gz(text: &str) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()
+        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap()
+        .clone()
+}
+
 fn inventory() -> String {
     root().join("samples/inventory").display().to_string()
 }
@@ -328,18 +342,7 @@ fn watch_handles_notifications_deletes_after_output_and_leaves_poison_to_redrive
         s3.create_bucket().bucket("logs").send().await.unwrap();
         let dlq = sqs.create_queue().queue_name("flowlog-events-dlq").send().await.unwrap();
         let dlq_url = dlq.queue_url().unwrap().to_string();
-        let dlq_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()
-            .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .unwrap()
-            .clone();
+        let dlq_arn = queue_arn(&sqs, &dlq_url).await;
         let q = sqs
             .create_queue()
             .queue_name("flowlog-events")
@@ -351,14 +354,7 @@ fn watch_handles_notifications_deletes_after_output_and_leaves_poison_to_redrive
             .await
             .unwrap();
         let url = q.queue_url().unwrap().to_string();
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap();
-        let arn = attrs.attributes().unwrap().get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).unwrap().clone();
+        let arn = queue_arn(&sqs, &url).await;
         let qc = aws_sdk_s3::types::QueueConfiguration::builder()
             .queue_arn(arn)
             .events(aws_sdk_s3::types::Event::S3ObjectCreated)
@@ -539,18 +535,7 @@ async fn queue_with_objects(
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     let q = sqs.create_queue().queue_name(queue).send().await.unwrap();
     let url = q.queue_url().unwrap().to_string();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()
-        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap()
-        .clone();
+    let arn = queue_arn(sqs, &url).await;
     let qc = aws_sdk_s3::types::QueueConfiguration::builder()
         .queue_arn(arn)
         .events(aws_sdk_s3::types::Event::S3ObjectCreated)
