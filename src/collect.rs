@@ -109,6 +109,10 @@ fn xml_to_json(node: roxmltree::Node<'_, '_>) -> Value {
 }
 
 impl Collector {
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     pub async fn new(
         cfg: &aws_config::SdkConfig,
         endpoint: Option<&str>,
@@ -337,6 +341,9 @@ pub fn collect(
     since: Option<i64>,
 ) -> Result<CollectReport, CollectError> {
     let mut r = CollectReport::default();
+    // One folder per region, so several regions collect side by side into one inventory.
+    let region_dir = out.join(&c.region);
+    let out = region_dir.as_path();
     for (action, list, file, count) in [
         (
             "DescribeNetworkInterfaces",

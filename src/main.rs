@@ -71,6 +71,9 @@ enum InventoryCommand {
         /// Only training and processing jobs created after this (RFC 3339 or relative, e.g. 30d).
         #[arg(long)]
         since: Option<String>,
+        /// Region(s) to collect (default: the standard region chain); each goes to OUT/REGION/.
+        #[arg(long = "region", num_args = 1.., value_delimiter = ',')]
+        regions: Vec<String>,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -722,7 +725,12 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     })
 }
 
-fn run_collect(out: &Path, since: Option<&str>, aws: &AwsArgs) -> Result<ExitCode> {
+fn run_collect(
+    out: &Path,
+    since: Option<&str>,
+    regions: &[String],
+    aws: &AwsArgs,
+) -> Result<ExitCode> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
@@ -733,18 +741,22 @@ fn run_collect(out: &Path, since: Option<&str>, aws: &AwsArgs) -> Result<ExitCod
         })
         .transpose()?;
     let rt = runtime()?;
-    let collector = rt.block_on(async {
-        let cfg =
-            egresswatch::aws::sdk_config(aws.endpoint_url.as_deref(), aws.aws_region.as_deref())
-                .await;
-        egresswatch::collect::Collector::new(&cfg, aws.endpoint_url.as_deref()).await
-    })?;
-    let report = egresswatch::collect::collect(&collector, out, since)?;
-    writeln!(
-        io::stderr().lock(),
-        "{}",
-        serde_json::json!({ "collected": report })
-    )?;
+    let mut targets: Vec<Option<&str>> = regions.iter().map(|r| Some(r.as_str())).collect();
+    if targets.is_empty() {
+        targets.push(aws.aws_region.as_deref());
+    }
+    for region in targets {
+        let collector = rt.block_on(async {
+            let cfg = egresswatch::aws::sdk_config(aws.endpoint_url.as_deref(), region).await;
+            egresswatch::collect::Collector::new(&cfg, aws.endpoint_url.as_deref()).await
+        })?;
+        let report = egresswatch::collect::collect(&collector, out, since)?;
+        writeln!(
+            io::stderr().lock(),
+            "{}",
+            serde_json::json!({ "region": collector.region(), "collected": report })
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -837,8 +849,14 @@ fn main() -> ExitCode {
             command: InventoryCommand::Show { inventory },
         } => run_inventory_show(&inventory),
         Command::Inventory {
-            command: InventoryCommand::Collect { out, since, aws },
-        } => run_collect(&out, since.as_deref(), &aws),
+            command:
+                InventoryCommand::Collect {
+                    out,
+                    since,
+                    regions,
+                    aws,
+                },
+        } => run_collect(&out, since.as_deref(), &regions, &aws),
         Command::Rules {
             command: RulesCommand::Check { path },
         } => run_rules_check(path.as_deref()),

@@ -785,13 +785,19 @@ print("ok")
         "collect",
         "--endpoint-url",
         &m.url,
-        "--aws-region",
+        "--region",
         "us-east-1",
         "--out",
         &inv_dir.display().to_string(),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    assert!(
+        inv_dir
+            .join("us-east-1/ec2/network-interfaces.json")
+            .exists(),
+        "one folder per region"
+    );
     let inv = egresswatch::enrich::Inventory::load(&inv_dir).unwrap();
     assert!(inv.ignored.is_empty(), "{:?}", inv.ignored);
     assert!(inv
