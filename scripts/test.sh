@@ -27,4 +27,16 @@ echo "== moto S3/SQS server (Python venv) for the S3-pipeline tests"
 EGRESSWATCH_MOTO_PYTHON="$(bash scripts/setup_moto.sh)"
 export EGRESSWATCH_MOTO_PYTHON
 
-cargo test --locked --all-targets "$@"
+log="$(mktemp)"
+set +e
+cargo test --locked --all-targets "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo prints one per test binary).
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+mkdir -p target
+echo "$passed passed, $failed failed" > target/test-totals
+echo "tests: $passed passed, $failed failed"
+exit "$status"
