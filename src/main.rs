@@ -13,7 +13,6 @@ use egresswatch::detect::{DetectOptions, RuleSet, Scope};
 use egresswatch::enrich::Inventory;
 use egresswatch::output::{self, Format};
 use egresswatch::scan::{self, Engine, ScanOptions, ScanResult};
-use egresswatch::schema::F;
 
 #[derive(Parser)]
 #[command(
@@ -474,7 +473,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     let decode = DecodeOptions {
         fields,
-        projection: Some(PROJECTION.to_vec()),
+        projection: Some(scan::PROJECTION.to_vec()),
         max_line_len: a.max_line_bytes,
         ..Default::default()
     };
@@ -489,34 +488,6 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     result.summary.errors.extend(missing);
     finish(&a.common, &result, Format::Jsonl)
 }
-
-/// Parquet columns the enricher and detector read.
-const PROJECTION: &[F] = &[
-    F::AccountId,
-    F::InterfaceId,
-    F::SrcAddr,
-    F::DstAddr,
-    F::SrcPort,
-    F::DstPort,
-    F::Protocol,
-    F::Packets,
-    F::Bytes,
-    F::Start,
-    F::End,
-    F::Action,
-    F::LogStatus,
-    F::VpcId,
-    F::SubnetId,
-    F::TcpFlags,
-    F::PktSrcAddr,
-    F::PktDstAddr,
-    F::Region,
-    F::PktDstAwsService,
-    F::FlowDirection,
-    F::TrafficPath,
-    F::EncryptionStatus,
-    F::NextHopInterfaceType,
-];
 
 fn load_inventory(path: Option<&Path>) -> Result<Inventory> {
     Ok(match path {
@@ -562,7 +533,7 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
         a.regions.first().map(String::as_str),
     ));
     let decode = DecodeOptions {
-        projection: Some(PROJECTION.to_vec()),
+        projection: Some(scan::PROJECTION.to_vec()),
         ..Default::default()
     };
     let opts = options(&a.common, decode)?;
@@ -610,7 +581,7 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = Arc::new(Engine::new(&inventory, &rules, scope(a.common.scope), None));
     let decode = DecodeOptions {
-        projection: Some(PROJECTION.to_vec()),
+        projection: Some(scan::PROJECTION.to_vec()),
         ..Default::default()
     };
     let opts = options(&a.common, decode)?;
@@ -765,7 +736,7 @@ fn run_demo(a: DemoArgs) -> Result<ExitCode> {
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = Engine::new(&inventory, &rules, scope(a.common.scope), None);
     let decode = DecodeOptions {
-        projection: Some(PROJECTION.to_vec()),
+        projection: Some(scan::PROJECTION.to_vec()),
         ..Default::default()
     };
     let opts = options(&a.common, decode)?;

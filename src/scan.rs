@@ -11,6 +11,33 @@ use serde::Serialize;
 use crate::decode::{self, DecodeError, DecodeOptions, FileStats, Input, Skip};
 use crate::detect::{self, CompiledRules, DetectOptions, Detector, Finding};
 use crate::enrich::{EnrichConfig, Enricher, Model};
+use crate::schema::F;
+
+/// Fields the enricher and detector read: the projection of every scan (Parquet reads only
+/// these columns; text stores only these and validates the rest).
+pub const PROJECTION: &[F] = &[
+    F::InterfaceId,
+    F::SrcAddr,
+    F::DstAddr,
+    F::SrcPort,
+    F::DstPort,
+    F::Protocol,
+    F::Packets,
+    F::Bytes,
+    F::Start,
+    F::End,
+    F::Action,
+    F::LogStatus,
+    F::TcpFlags,
+    F::PktSrcAddr,
+    F::PktDstAddr,
+    F::Region,
+    F::PktDstAwsService,
+    F::FlowDirection,
+    F::TrafficPath,
+    F::EncryptionStatus,
+    F::NextHopInterfaceType,
+];
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -293,6 +320,8 @@ impl Engine {
         Engine {
             enrich: EnrichConfig {
                 internet_services: rules.classify.internet_services.clone(),
+                all_enis: compiled.any_scope_all(),
+                classify_return: compiled.any_matches_return(),
             },
             rules: compiled,
             model,

@@ -12,7 +12,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 /// How a field's text is parsed and which Arrow type holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Free text, kept as UTF-8 (`-` is null).
+    /// Free text, kept as dictionary-encoded UTF-8 (`-` is null): flow-log strings are
+    /// identifiers repeated across many records.
     Str,
     /// IPv4 or IPv6 address, stored as 16 bytes (IPv4 as `::ffff:a.b.c.d`).
     Ip,
@@ -34,7 +35,7 @@ pub enum Kind {
 impl Kind {
     pub fn data_type(self) -> DataType {
         match self {
-            Kind::Str => DataType::Utf8,
+            Kind::Str => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
             Kind::Ip => DataType::FixedSizeBinary(16),
             Kind::U8 | Kind::Action | Kind::LogStatus | Kind::Direction => DataType::UInt8,
             Kind::U16 => DataType::UInt16,

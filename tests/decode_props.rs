@@ -79,7 +79,12 @@ fn actual(batch: &RecordBatch, f: F, row: usize) -> V {
         return V::Null;
     }
     match f.def().kind {
-        Kind::Str => V::Str(col.as_string::<i32>().value(row).to_string()),
+        Kind::Str => V::Str(
+            egresswatch::enrich::DictView::new(col.as_ref())
+                .and_then(|d| d.get(row))
+                .unwrap()
+                .to_string(),
+        ),
         Kind::Ip => V::Ip(ip::from_bytes(col.as_fixed_size_binary().value(row)).unwrap()),
         Kind::U16 => V::Int(col.as_primitive::<UInt16Type>().value(row) as i64),
         Kind::I32 => V::Int(col.as_primitive::<Int32Type>().value(row) as i64),
@@ -151,5 +156,205 @@ proptest! {
         let opts = DecodeOptions::default();
         let mut stats = FileStats::new(&opts);
         let _ = decode_input(&Input::Memory { name: "fuzz".into(), data: Bytes::from(bytes) }, &opts, &mut stats, &mut |_| {});
+    }
+}
+
+/// A line for the fast/reference equivalence test: mostly well-formed records of the layout,
+/// with every shape the fast path must hand over (or handle identically) mixed in.
+fn messy_line(fields: &[F]) -> BoxedStrategy<String> {
+    let good = fields
+        .iter()
+        .map(|f| value(f.def().kind).prop_map(|(t, _)| t))
+        .collect::<Vec<_>>()
+        .prop_map(|toks| toks.join(" "));
+    let header = Just(
+        fields
+            .iter()
+            .map(|f| f.def().name)
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    prop_oneof![
+        12 => good.clone(),
+        1 => good.clone().prop_map(|l| l.replacen(' ', "  ", 1)),
+        1 => good.clone().prop_map(|l| l.replacen(' ', "\t", 1)),
+        1 => good.clone().prop_map(|l| format!("{l}\r")),
+        1 => good.clone().prop_map(|l| format!(" {l}")),
+        1 => good.clone().prop_map(|l| format!("{l} ")),
+        1 => good.clone().prop_map(|l| format!("{l} extra")),
+        1 => good.clone().prop_map(|l| l.rsplit_once(' ').map_or(l.clone(), |(a, _)| a.to_string())),
+        1 => good.clone().prop_map(|l| l.replacen('1', "x", 1)),
+        1 => good.clone().prop_map(|l| l.replacen('2', "-7", 1)),
+        1 => good.clone().prop_map(|l| l.replacen('3', "é", 1)),
+        1 => good.prop_map(|l| l.replacen('4', "99999999999999999999", 1)),
+        1 => Just(String::new()),
+        1 => header,
+        1 => Just("version srcaddr dstaddr action log-status".to_string()),
+        1 => "[ -~]{0,40}",
+    ]
+    .boxed()
+}
+
+fn decode_with(data: &[u8], opts: &DecodeOptions) -> (FileStats, Vec<RecordBatch>) {
+    let mut stats = FileStats::new(opts);
+    let mut batches = Vec::new();
+    let _ = decode_input(
+        &Input::Memory {
+            name: "eq".into(),
+            data: Bytes::from(data.to_vec()),
+        },
+        opts,
+        &mut stats,
+        &mut |b| batches.push(b),
+    );
+    (stats, batches)
+}
+
+/// Rows as comparable values, whatever batch they landed in.
+fn rows_of(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let mut row: Vec<String> = ALL
+                .iter()
+                .map(|f| format!("{:?}", actual(b, *f, i)))
+                .collect();
+            let extra = b.column(schema::COL_EXTRA);
+            row.push(if extra.is_null(i) {
+                "-".into()
+            } else {
+                extra.as_string::<i32>().value(i).to_string()
+            });
+            row.push(
+                b.column(schema::COL_LINE)
+                    .as_primitive::<arrow_array::types::UInt64Type>()
+                    .value(i)
+                    .to_string(),
+            );
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The fast path and the reference parser give the same rows, line numbers, counts and
+    /// skips for any mix of good and bad lines, any batch size and any projection.
+    #[test]
+    fn fast_path_equals_reference_parser(
+        (fields, lines) in proptest::sample::subsequence(ALL.to_vec(), 1..=FIELDS.len())
+            .prop_shuffle()
+            .prop_flat_map(|fields| {
+                let lines = proptest::collection::vec(messy_line(&fields), 1..60);
+                (Just(fields), lines)
+            }),
+        header in any::<bool>(),
+        batch_size in 1usize..40,
+        project in any::<bool>(),
+        max_line_len in prop_oneof![3 => Just(64 * 1024), 1 => 20usize..200],
+    ) {
+        let mut text = String::new();
+        if header {
+            text.push_str(&fields.iter().map(|f| f.def().name).collect::<Vec<_>>().join(" "));
+            text.push('\n');
+        }
+        for l in &lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let projection = project.then(|| fields.iter().copied().step_by(2).collect::<Vec<_>>());
+        let opts = DecodeOptions { batch_size, projection, max_line_len, ..Default::default() };
+        let (fs, fb) = decode_with(text.as_bytes(), &opts);
+        let (rs, rb) = decode_with(text.as_bytes(), &DecodeOptions { reference_only: true, ..opts.clone() });
+        prop_assert_eq!((fs.records, fs.nodata, fs.skipdata, fs.skipped, fs.headers), (rs.records, rs.nodata, rs.skipdata, rs.skipped, rs.headers));
+        prop_assert_eq!(&fs.samples, &rs.samples);
+        prop_assert!(fb.iter().all(|b| b.num_rows() <= batch_size));
+        prop_assert_eq!(rows_of(&fb), rows_of(&rb));
+    }
+}
+
+/// Many chunks and blocks: a deterministic mix of good and bad default-format lines, long
+/// enough to cross the fast path's chunk and block boundaries, gzip and plain.
+#[test]
+fn fast_path_equals_reference_parser_across_chunks_and_blocks() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut text = String::from("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n");
+    for i in 0..12_000u64 {
+        let r = next();
+        let mut line = format!(
+            "2 123456789010 eni-{:017x} 10.{}.{}.{} {}.{}.{}.{} {} {} 6 {} {} {} {} {} {}",
+            r % 97,
+            r % 256,
+            (r >> 8) % 256,
+            (r >> 16) % 256,
+            (r >> 24) % 256,
+            (r >> 32) % 256,
+            (r >> 40) % 256,
+            (r >> 48) % 256,
+            (r >> 20) % 65536,
+            (r >> 3) % 1000,
+            r % 10_000,
+            r % 10_000_000,
+            1_700_000_000 + i,
+            1_700_000_060 + i,
+            if r % 7 == 0 { "REJECT" } else { "ACCEPT" },
+            ["OK", "OK", "OK", "NODATA", "SKIPDATA"][(r % 5) as usize]
+        );
+        match (r >> 56) % 64 {
+            0 => line = line.replacen(' ', "  ", 1),
+            1 => line.push('\r'),
+            2 => line = line.replacen("10.", "1::", 1),
+            3 => line = line.replacen(" 6 ", " x ", 1),
+            4 => line.push_str(" extra"),
+            5 => line = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status".into(),
+            6 => line = String::new(),
+            7 => line = line.replacen("ACCEPT", "ACCEPTED", 1),
+            8 => line = line.replacen(" 6 ", " -6 ", 1),
+            9 => line = format!("{line}{}", "9".repeat(300)),
+            _ => {}
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    for data in [text.as_bytes().to_vec(), gz] {
+        for batch_size in [8192, 7] {
+            let opts = DecodeOptions {
+                batch_size,
+                max_line_len: 400,
+                ..Default::default()
+            };
+            let (fs, fb) = decode_with(&data, &opts);
+            let (rs, rb) = decode_with(
+                &data,
+                &DecodeOptions {
+                    reference_only: true,
+                    ..opts.clone()
+                },
+            );
+            assert!(
+                fs.records > 9_000 && fs.skipped > 300 && fs.nodata > 1000,
+                "{fs:?}"
+            );
+            assert_eq!(
+                (fs.records, fs.nodata, fs.skipdata, fs.skipped, fs.headers),
+                (rs.records, rs.nodata, rs.skipdata, rs.skipped, rs.headers)
+            );
+            assert_eq!(fs.samples, rs.samples);
+            assert_eq!(rows_of(&fb), rows_of(&rb));
+        }
     }
 }

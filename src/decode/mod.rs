@@ -4,11 +4,13 @@
 //! Memory is bounded by `batch_size` rows and `max_line_len` bytes whatever the object size: text
 //! is streamed line by line through one reused buffer, Parquet row group by row group.
 
-pub mod builder;
+pub mod columns;
+pub mod fast;
 pub mod layout;
-pub mod lines;
 pub mod parquet;
+pub mod split;
 pub mod text;
+pub mod token;
 pub mod values;
 
 use std::fmt;
@@ -47,7 +49,8 @@ pub enum DecodeError {
 pub struct DecodeOptions {
     /// Layout for text objects without a header line (CloudWatch / Firehose exports).
     pub fields: Option<Layout>,
-    /// Parquet columns to read; `None` reads every documented field.
+    /// Fields to materialise (Parquet columns to read; text fields to store, the others are
+    /// still validated); `None` keeps every documented field.
     pub projection: Option<Vec<F>>,
     pub batch_size: usize,
     pub max_line_len: usize,
@@ -55,6 +58,9 @@ pub struct DecodeOptions {
     pub max_skip_samples: usize,
     /// Skipped lines logged per file at WARN (all are counted, the rest at DEBUG).
     pub max_skip_warnings: usize,
+    /// Decode text with the reference (line-at-a-time) parser only. For tests that prove the
+    /// fast path gives the same batches, and for diagnosing it; never faster.
+    pub reference_only: bool,
 }
 
 impl Default for DecodeOptions {
@@ -66,6 +72,7 @@ impl Default for DecodeOptions {
             max_line_len: 64 * 1024,
             max_skip_samples: 20,
             max_skip_warnings: 5,
+            reference_only: false,
         }
     }
 }
@@ -179,35 +186,14 @@ pub fn decode_input(
                 Format::Parquet => parquet::decode(file, &name, opts, stats, sink),
                 Format::Gzip => {
                     let gz = MultiGzDecoder::new(BufReader::with_capacity(READ_BUF, file));
-                    text::decode(
-                        BufReader::with_capacity(READ_BUF, gz),
-                        &name,
-                        opts,
-                        stats,
-                        sink,
-                    )
+                    text::decode(gz, &name, opts, stats, sink)
                 }
-                Format::Plain => text::decode(
-                    BufReader::with_capacity(READ_BUF, file),
-                    &name,
-                    opts,
-                    stats,
-                    sink,
-                ),
+                Format::Plain => text::decode(file, &name, opts, stats, sink),
             }
         }
         Input::Memory { data, .. } => match sniff(data) {
             Format::Parquet => parquet::decode(data.clone(), &name, opts, stats, sink),
-            Format::Gzip => {
-                let gz = MultiGzDecoder::new(&data[..]);
-                text::decode(
-                    BufReader::with_capacity(READ_BUF, gz),
-                    &name,
-                    opts,
-                    stats,
-                    sink,
-                )
-            }
+            Format::Gzip => text::decode(MultiGzDecoder::new(&data[..]), &name, opts, stats, sink),
             Format::Plain => text::decode(&data[..], &name, opts, stats, sink),
         },
     }

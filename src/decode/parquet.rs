@@ -2,22 +2,20 @@
 //! for addresses), read with column projection and converted column by column into the
 //! canonical schema.
 
-use std::sync::Arc;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, UInt64Array};
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
-use super::builder::Col;
+use super::columns::Columns;
 use super::values::{self, BadValue, Val};
 use super::{DecodeError, DecodeOptions, FileStats};
-use crate::schema::{self, Kind, ALL, COL_EXTRA, F, NUM_FIELDS, STATUS_NODATA, STATUS_SKIPDATA};
+use crate::schema::{Kind, F, NUM_FIELDS, STATUS_NODATA, STATUS_SKIPDATA};
 
 /// Typed view of one source column, chosen once per batch so the row loop only branches on a
 /// small enum.
@@ -98,8 +96,8 @@ impl<'a> Acc<'a> {
     }
 }
 
-/// Converts one source column into the canonical type of `f`, marking rows that cannot be
-/// converted in `bad` (with the first reason kept for the skip log).
+/// Converts one source column into the canonical type of `f` in `cols`, marking rows that
+/// cannot be converted in `bad` (with the first reason kept for the skip log).
 fn convert(
     f: F,
     acc: &Acc<'_>,
@@ -107,29 +105,28 @@ fn convert(
     bad: &mut [bool],
     reason: &mut [Option<(F, BadValue)>],
     scratch: &mut String,
-) -> Result<ArrayRef, arrow_schema::ArrowError> {
+    cols: &mut Columns,
+) {
     let kind = f.def().kind;
-    let mut col = Col::new(kind, rows);
-    let mut fail = |i: usize, why: BadValue, col: &mut Col| {
-        bad[i] = true;
-        reason[i].get_or_insert((f, why));
-        col.append_null();
+    let i = f.index();
+    let mut fail = |r: usize, why: BadValue, cols: &mut Columns| {
+        bad[r] = true;
+        reason[r].get_or_insert((f, why));
+        cols.push_null(i);
     };
-    for i in 0..rows {
+    for r in 0..rows {
         if acc.is_int() {
-            match (kind, acc.int(i)) {
-                (_, None) => col.append_null(),
-                (_, Some(Err(why))) => fail(i, why, &mut col),
+            match (kind, acc.int(r)) {
+                (_, None) => cols.push_null(i),
+                (_, Some(Err(why))) => fail(r, why, cols),
                 (Kind::Str, Some(Ok(v))) => {
                     use std::fmt::Write;
                     scratch.clear();
                     let _ = write!(scratch, "{v}");
-                    if let Col::Str(c) = &mut col {
-                        c.append(Some(scratch.as_bytes()));
-                    }
+                    cols.push_str(i, scratch.as_bytes());
                 }
                 (Kind::Ip | Kind::Action | Kind::LogStatus | Kind::Direction, Some(Ok(_))) => {
-                    fail(i, BadValue::Integer, &mut col)
+                    fail(r, BadValue::Integer, cols)
                 }
                 (_, Some(Ok(v))) => {
                     let max = match kind {
@@ -144,33 +141,26 @@ fn convert(
                         _ => 0,
                     };
                     if v < min || v > max {
-                        fail(i, BadValue::OutOfRange, &mut col)
+                        fail(r, BadValue::OutOfRange, cols)
                     } else {
-                        col.append_int(Some(v))
+                        cols.push_int(i, v)
                     }
                 }
             }
         } else {
-            let Some(tok) = acc.bytes(i) else {
-                col.append_null();
+            let Some(tok) = acc.bytes(r) else {
+                cols.push_null(i);
                 continue;
             };
             match values::parse(kind, tok, 0) {
-                Ok(Val::Null) => col.append_null(),
-                Ok(Val::Int(v)) => col.append_int(Some(v)),
-                Ok(Val::Ip(k)) => match &mut col {
-                    Col::Ip(c) => c.append(Some(k)),
-                    c => c.append_null(),
-                },
-                Ok(Val::Str(..)) => match &mut col {
-                    Col::Str(c) => c.append(Some(tok)),
-                    c => c.append_null(),
-                },
-                Err(why) => fail(i, why, &mut col),
+                Ok(Val::Null) => cols.push_null(i),
+                Ok(Val::Int(v)) => cols.push_int(i, v),
+                Ok(Val::Ip(k)) => cols.push_ip(i, k),
+                Ok(Val::Str(..)) => cols.push_str(i, tok),
+                Err(why) => fail(r, why, cols),
             }
         }
     }
-    col.finish()
 }
 
 /// Decodes one Parquet object, reading only the columns in `opts.projection` (all documented
@@ -219,7 +209,10 @@ pub fn decode<T: ChunkReader + 'static>(
         .build()
         .map_err(perr)?;
 
-    let schema = schema::canonical();
+    let mut present = [false; NUM_FIELDS];
+    for f in &mapping {
+        present[f.index()] = true;
+    }
     let mut row_base: u64 = 0;
     let mut scratch = String::new();
     for batch in reader {
@@ -230,7 +223,7 @@ pub fn decode<T: ChunkReader + 'static>(
         let rows = batch.num_rows();
         let mut bad = vec![false; rows];
         let mut reason: Vec<Option<(F, BadValue)>> = vec![None; rows];
-        let mut columns: Vec<Option<ArrayRef>> = vec![None; NUM_FIELDS];
+        let mut cols = Columns::new(&present, false, opts.batch_size.max(rows));
         for (f, array) in mapping.iter().zip(batch.columns()) {
             let Some(acc) = Acc::new(array.as_ref()) else {
                 return Err(DecodeError::Parquet {
@@ -242,19 +235,20 @@ pub fn decode<T: ChunkReader + 'static>(
                     ),
                 });
             };
-            let out = convert(*f, &acc, rows, &mut bad, &mut reason, &mut scratch).map_err(aerr)?;
-            columns[f.index()] = Some(out);
+            convert(
+                *f,
+                &acc,
+                rows,
+                &mut bad,
+                &mut reason,
+                &mut scratch,
+                &mut cols,
+            );
         }
-        let mut arrays: Vec<ArrayRef> = columns
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| c.unwrap_or_else(|| new_null_array(&ALL[i].def().kind.data_type(), rows)))
-            .collect();
-        arrays.push(new_null_array(schema.field(COL_EXTRA).data_type(), rows));
-        arrays.push(Arc::new(UInt64Array::from_iter_values(
-            (1..=rows as u64).map(|r| row_base + r),
-        )));
-        let mut out = RecordBatch::try_new(schema.clone(), arrays).map_err(aerr)?;
+        for r in 1..=rows as u64 {
+            cols.end_row(row_base + r);
+        }
+        let mut out = cols.finish().map_err(aerr)?;
         for (i, why) in reason.iter().enumerate() {
             if let Some((f, why)) = why {
                 stats.skip(

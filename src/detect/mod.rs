@@ -2,6 +2,7 @@
 //! per rule, source ENI, destination and time window.
 
 pub mod findings;
+pub mod prefilter;
 pub mod rules;
 
 use std::collections::HashMap;
@@ -184,28 +185,66 @@ impl<'r> Detector<'r> {
         };
         let get8 = |a: &arrow_array::UInt8Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
         let window = self.opts.window.max(1);
+        let n_rules = self.rules.rules.len();
         for i in 0..e.rows {
             let dir = e.dir[i];
             if dir == Dir::Unknown as u8 || e.src_eni[i] == NONE {
                 continue;
             }
             let resource = e.resource[i];
+            let act = get8(action, i).unwrap_or(0);
+            let dp = (!dport.is_null(i)).then(|| dport.value(i));
+            let encryption = get8(enc, i);
+            let mut cand = match &self.rules.prefilter {
+                Some(p) => p.candidates(
+                    dir,
+                    act,
+                    e.path[i],
+                    e.dst_class[i],
+                    e.region_rel[i],
+                    e.svc[i],
+                    resource,
+                    dp,
+                    encryption.is_some(),
+                ),
+                None => u64::MAX,
+            };
+            if cand == 0 {
+                continue;
+            }
             let res = model.resources.get(resource as usize);
             let in_sagemaker = res.is_some_and(|r| r.sagemaker);
             let facts = Facts {
                 dir,
-                action: get8(action, i).unwrap_or(0),
+                action: act,
                 path: e.path[i],
                 class: e.dst_class[i],
                 svc: e.svc[i],
                 region: e.region_rel[i],
-                dport: (!dport.is_null(i)).then(|| dport.value(i)),
+                dport: dp,
                 proto: get8(proto, i).unwrap_or(0),
                 resource,
                 isolation: res.and_then(|r| r.network_isolation),
-                encryption: get8(enc, i),
+                encryption,
             };
-            for (ri, rule) in self.rules.rules.iter().enumerate() {
+            // With the prefilter, visit its candidates; without (packs over 64 rules), all.
+            let mut next_rule = 0usize;
+            loop {
+                let ri = if self.rules.prefilter.is_some() {
+                    if cand == 0 {
+                        break;
+                    }
+                    let r = cand.trailing_zeros() as usize;
+                    cand &= cand - 1;
+                    r
+                } else {
+                    if next_rule >= n_rules {
+                        break;
+                    }
+                    next_rule += 1;
+                    next_rule - 1
+                };
+                let rule = &self.rules.rules[ri];
                 if rule.scope == Scope::Sagemaker && !in_sagemaker {
                     continue;
                 }

@@ -395,6 +395,58 @@ impl Compiled {
     }
 
     #[inline]
+    /// The enumerated conditions alone (direction, action, path, destination class).
+    pub(crate) fn enum_pass(&self, dir: u8, action: u8, path: u8, class: u8) -> bool {
+        let bit = |v: u8| 1u32 << v;
+        (self.dir == 0 || self.dir & bit(dir) != 0)
+            && (self.action == 0 || (action < 8 && self.action & (1 << action) != 0))
+            && (self.path == 0 || self.path & bit(path) != 0)
+            && self.path_not & bit(path) == 0
+            && (self.class == 0 || self.class & bit(class) != 0)
+            && self.class_not & bit(class) == 0
+    }
+
+    pub(crate) fn region_pass(&self, region: u8) -> bool {
+        self.region == 0 || self.region & (1u32 << region) != 0
+    }
+
+    pub(crate) fn svc_pass(&self, svc: u16) -> bool {
+        self.svc.as_ref().is_none_or(|s| s[svc as usize])
+            && self.svc_not.as_ref().is_none_or(|s| !s[svc as usize])
+    }
+
+    /// The conditions on the resource (kind, network isolation).
+    pub(crate) fn resource_pass(&self, resource: u32, isolation: Option<bool>) -> bool {
+        self.isolation.is_none_or(|want| isolation == Some(want))
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|k| k.get(resource as usize).copied().unwrap_or(false))
+    }
+
+    /// The port conditions, and `cleartext` as judged by the port alone (when the record has
+    /// no encryption-status).
+    pub(crate) fn port_pass(&self, dport: Option<u16>, cleartext_ports: &[u64; 1024]) -> bool {
+        self.ports
+            .as_ref()
+            .is_none_or(|b| dport.is_some_and(|p| has_port(b, p)))
+            && self
+                .ports_not
+                .as_ref()
+                .is_none_or(|b| !dport.is_some_and(|p| has_port(b, p)))
+            && self
+                .cleartext
+                .is_none_or(|want| dport.is_some_and(|p| has_port(cleartext_ports, p)) == want)
+    }
+
+    pub(crate) fn uses_cleartext(&self) -> bool {
+        self.cleartext.is_some()
+    }
+
+    pub(crate) fn dir_mask(&self) -> u32 {
+        self.dir
+    }
+
     pub fn matches(&self, f: &Facts, cleartext_ports: &[u64; 1024]) -> bool {
         let bit = |v: u8| 1u32 << v;
         (self.dir == 0 || self.dir & bit(f.dir) != 0)
@@ -442,10 +494,21 @@ pub struct CompiledRule {
     pub unless: Vec<Compiled>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompiledRules {
     pub rules: Vec<CompiledRule>,
     pub cleartext_ports: Box<[u64; 1024]>,
+    /// Candidate rules per record from table lookups (`None` for packs over 64 rules).
+    pub prefilter: Option<std::sync::Arc<super::prefilter::Prefilter>>,
+}
+
+impl fmt::Debug for CompiledRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledRules")
+            .field("rules", &self.rules)
+            .field("prefilter", &self.prefilter.is_some())
+            .finish()
+    }
 }
 
 impl CompiledRules {
@@ -455,7 +518,7 @@ impl CompiledRules {
         for &p in &set.classify.cleartext_ports {
             clear[p as usize / 64] |= 1 << (p % 64);
         }
-        CompiledRules {
+        let mut c = CompiledRules {
             rules: set
                 .rules
                 .iter()
@@ -468,7 +531,22 @@ impl CompiledRules {
                 })
                 .collect(),
             cleartext_ports: clear,
-        }
+            prefilter: None,
+        };
+        c.prefilter = super::prefilter::Prefilter::new(&c, model).map(std::sync::Arc::new);
+        c
+    }
+
+    /// Some rule looks at every ENI, not only SageMaker's.
+    pub fn any_scope_all(&self) -> bool {
+        self.rules.iter().any(|r| r.scope == Scope::All)
+    }
+
+    /// Some rule can match return traffic.
+    pub fn any_matches_return(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.when.dir_mask() == 0 || r.when.dir_mask() & Dir::Return.bit() != 0)
     }
 }
 

@@ -7,8 +7,10 @@ pub mod inventory;
 pub mod model;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int64Type, UInt16Type, UInt8Type};
-use arrow_array::{Array, FixedSizeBinaryArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow_array::types::{Int32Type, Int64Type, UInt16Type, UInt8Type};
+use arrow_array::{
+    Array, DictionaryArray, FixedSizeBinaryArray, PrimitiveArray, RecordBatch, StringArray,
+};
 
 pub use classes::{Dir, DstClass, Path, RegionRel};
 pub use inventory::{Inventory, InventoryError};
@@ -51,11 +53,27 @@ pub const KNOWN_SERVICES: &[&str] = &[
 ];
 
 /// Enrichment settings that come from the rule pack and the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EnrichConfig {
     /// AWS ip-ranges services whose addresses are other customers' content (EC2, CloudFront,
     /// Global Accelerator, ...): traffic to them is internet egress, not an AWS service call.
     pub internet_services: Vec<String>,
+    /// Some rule looks at every ENI (`scope = "all"`): records of ENIs with no SageMaker
+    /// resource are enriched too. Otherwise they are left unenriched, as no rule reads them.
+    pub all_enis: bool,
+    /// Some rule matches return traffic: its destination and path are worked out too.
+    pub classify_return: bool,
+}
+
+impl Default for EnrichConfig {
+    /// Enriches everything (the settings a rule pack can only narrow).
+    fn default() -> Self {
+        EnrichConfig {
+            internet_services: Vec::new(),
+            all_enis: true,
+            classify_return: true,
+        }
+    }
 }
 
 /// Per-record enrichment of one batch.
@@ -99,13 +117,81 @@ impl Enriched {
     }
 }
 
+/// A dictionary-encoded string column: per-row keys into distinct values.
+pub struct DictView<'a> {
+    keys: &'a PrimitiveArray<Int32Type>,
+    values: &'a StringArray,
+}
+
+impl<'a> DictView<'a> {
+    pub fn new(a: &'a dyn Array) -> Option<Self> {
+        let d: &DictionaryArray<Int32Type> = a.as_dictionary_opt()?;
+        Some(DictView {
+            keys: d.keys(),
+            values: d.values().as_string_opt::<i32>()?,
+        })
+    }
+
+    /// Number of distinct values.
+    pub fn distinct(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn value(&self, k: usize) -> Option<&'a str> {
+        (!self.values.is_null(k)).then(|| self.values.value(k))
+    }
+
+    /// Dictionary index of row `i`, `None` when null.
+    #[inline]
+    pub fn key(&self, i: usize) -> Option<usize> {
+        (!self.keys.is_null(i)).then(|| self.keys.value(i) as usize)
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        self.key(i).and_then(|k| self.value(k))
+    }
+}
+
+/// An address column: 16 big-endian bytes per row.
+struct IpView<'a> {
+    values: &'a [u8],
+    array: &'a FixedSizeBinaryArray,
+    /// No row is null (the common case: one branch per batch instead of per row).
+    dense: bool,
+    /// Every row is null (an absent field).
+    absent: bool,
+}
+
+impl<'a> IpView<'a> {
+    fn new(array: &'a FixedSizeBinaryArray) -> Self {
+        IpView {
+            values: array.value_data(),
+            array,
+            dense: array.null_count() == 0 && array.value_length() == 16,
+            absent: array.null_count() == array.len(),
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> Option<IpKey> {
+        if self.dense {
+            let b: &[u8; 16] = self.values[i * 16..i * 16 + 16].try_into().ok()?;
+            Some(u128::from_be_bytes(*b))
+        } else if self.absent {
+            None
+        } else {
+            ip_at(self.array, i)
+        }
+    }
+}
+
 /// Typed views of the batch columns the enricher reads.
 struct Cols<'a> {
-    eni: &'a StringArray,
-    src: &'a FixedSizeBinaryArray,
-    dst: &'a FixedSizeBinaryArray,
-    psrc: &'a FixedSizeBinaryArray,
-    pdst: &'a FixedSizeBinaryArray,
+    eni: DictView<'a>,
+    src: IpView<'a>,
+    dst: IpView<'a>,
+    psrc: IpView<'a>,
+    pdst: IpView<'a>,
     sport: &'a PrimitiveArray<UInt16Type>,
     dport: &'a PrimitiveArray<UInt16Type>,
     proto: &'a PrimitiveArray<UInt8Type>,
@@ -114,9 +200,9 @@ struct Cols<'a> {
     fdir: &'a PrimitiveArray<UInt8Type>,
     tpath: &'a PrimitiveArray<UInt8Type>,
     start: &'a PrimitiveArray<Int64Type>,
-    region: &'a StringArray,
-    dst_svc: &'a StringArray,
-    next_hop: &'a StringArray,
+    region: DictView<'a>,
+    dst_svc: DictView<'a>,
+    next_hop: DictView<'a>,
 }
 
 fn ip_at(a: &FixedSizeBinaryArray, i: usize) -> Option<IpKey> {
@@ -131,8 +217,8 @@ fn opt<T: arrow_array::ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> O
     (!a.is_null(i)).then(|| a.value(i))
 }
 
-fn str_at(a: &StringArray, i: usize) -> Option<&str> {
-    (!a.is_null(i)).then(|| a.value(i))
+fn str_at<'a>(a: &DictView<'a>, i: usize) -> Option<&'a str> {
+    a.get(i)
 }
 
 /// Outbound packets that answer a connection the remote side opened: a SYN-ACK, or a flow from
@@ -162,8 +248,16 @@ pub struct Enricher<'m> {
     internet_svc: Vec<bool>,
     unknown_enis: FastMap<Box<str>, u32>,
     unknown_names: Vec<Box<str>>,
-    /// The previous record's ENI id: objects are mostly runs of one ENI, so this skips the hash.
-    last: u32,
+    /// Per dictionary value of the batch's `interface_id`: its ENI id, or NONE when no rule
+    /// can match its records (the row is then left unenriched).
+    eni_keys: Vec<u32>,
+    /// Per dictionary value of `pkt_dst_aws_service`: the interned service.
+    svc_keys: Vec<u16>,
+    /// Per inventory ENI: whether a rule can match its records (SageMaker resources, or a NAT
+    /// gateway whose records are attributed to workloads).
+    relevant: Vec<bool>,
+    all_enis: bool,
+    classify_return: bool,
     pub out: Enriched,
 }
 
@@ -180,7 +274,20 @@ impl<'m> Enricher<'m> {
             internet_svc,
             unknown_enis: FastMap::default(),
             unknown_names: Vec::new(),
-            last: NONE,
+            eni_keys: Vec::new(),
+            svc_keys: Vec::new(),
+            relevant: model
+                .enis
+                .iter()
+                .map(|e| {
+                    e.kind == EniKind::NatGateway
+                        || e.resources
+                            .iter()
+                            .any(|&r| model.resources.get(r as usize).is_some_and(|r| r.sagemaker))
+                })
+                .collect(),
+            all_enis: cfg.all_enis,
+            classify_return: cfg.classify_return,
             out: Enriched::default(),
         }
     }
@@ -201,14 +308,6 @@ impl<'m> Enricher<'m> {
         }
     }
 
-    fn eni_id(&mut self, name: &str) -> u32 {
-        if self.eni_name(self.last) == Some(name) {
-            return self.last;
-        }
-        self.last = self.lookup_eni(name);
-        self.last
-    }
-
     fn lookup_eni(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.model.eni_by_id.get(name) {
             return i;
@@ -227,10 +326,10 @@ impl<'m> Enricher<'m> {
         self.out.reset(n);
         let c = |f: F| batch.column(f.index());
         let (Some(eni), Some(region), Some(dst_svc), Some(next_hop)) = (
-            c(F::InterfaceId).as_string_opt::<i32>(),
-            c(F::Region).as_string_opt::<i32>(),
-            c(F::PktDstAwsService).as_string_opt::<i32>(),
-            c(F::NextHopInterfaceType).as_string_opt::<i32>(),
+            DictView::new(c(F::InterfaceId)),
+            DictView::new(c(F::Region)),
+            DictView::new(c(F::PktDstAwsService)),
+            DictView::new(c(F::NextHopInterfaceType)),
         ) else {
             return;
         };
@@ -263,10 +362,10 @@ impl<'m> Enricher<'m> {
         };
         let cols = Cols {
             eni,
-            src,
-            dst,
-            psrc,
-            pdst,
+            src: IpView::new(src),
+            dst: IpView::new(dst),
+            psrc: IpView::new(psrc),
+            pdst: IpView::new(pdst),
             sport,
             dport,
             proto,
@@ -279,24 +378,48 @@ impl<'m> Enricher<'m> {
             dst_svc,
             next_hop,
         };
+        // Each distinct value of the string columns is resolved once per batch.
+        self.eni_keys.clear();
+        for k in 0..cols.eni.distinct() {
+            let id = match cols.eni.value(k) {
+                Some(name) => self.lookup_eni(name),
+                None => NONE,
+            };
+            let relevant =
+                self.all_enis || self.relevant.get(id as usize).copied().unwrap_or(false);
+            self.eni_keys.push(if relevant { id } else { NONE });
+        }
+        let m = self.model;
+        self.svc_keys.clear();
+        self.svc_keys.extend((0..cols.dst_svc.distinct()).map(|k| {
+            cols.dst_svc
+                .value(k)
+                .map_or(NO_SYM, |name| m.services.get(name).unwrap_or(NO_SYM))
+        }));
         for i in 0..n {
             self.row(&cols, i);
         }
     }
 
+    #[inline]
     fn row(&mut self, c: &Cols<'_>, i: usize) {
+        // Records of ENIs no rule can match (and of no ENI) stay unenriched.
+        let Some(observed) = c
+            .eni
+            .key(i)
+            .map(|k| self.eni_keys[k])
+            .filter(|&e| e != NONE)
+        else {
+            return;
+        };
         if opt(c.status, i).is_some_and(|s| s != schema::STATUS_OK) {
             return;
         }
         let m = self.model;
-        let observed = match str_at(c.eni, i) {
-            Some(name) => self.eni_id(name),
-            None => NONE,
-        };
-        let src = ip_at(c.src, i).unwrap_or(NO_IP);
-        let dst = ip_at(c.dst, i).unwrap_or(NO_IP);
-        let psrc = ip_at(c.psrc, i).unwrap_or(src);
-        let pdst = ip_at(c.pdst, i).unwrap_or(dst);
+        let src = c.src.get(i).unwrap_or(NO_IP);
+        let dst = c.dst.get(i).unwrap_or(NO_IP);
+        let psrc = c.psrc.get(i).unwrap_or(src);
+        let pdst = c.pdst.get(i).unwrap_or(dst);
         let info = m.enis.get(observed as usize);
         let o = &mut self.out;
         o.observed_eni[i] = observed;
@@ -352,7 +475,7 @@ impl<'m> Enricher<'m> {
         o.src_eni[i] = src_eni;
         o.src[i] = eff_src;
         o.dst[i] = pdst;
-        if dir != Dir::Egress && dir != Dir::Return {
+        if dir != Dir::Egress && (dir != Dir::Return || !self.classify_return) {
             return;
         }
 
@@ -408,15 +531,16 @@ impl<'m> Enricher<'m> {
         } else if !ip::is_public(pdst) {
             DstClass::Private
         } else {
+            let named = c.dst_svc.key(i).filter(|&k| c.dst_svc.value(k).is_some());
             if let Some((s, r)) = m.aws_range(pdst) {
                 svc = s;
                 dreg = r;
-            } else if let Some(name) = str_at(c.dst_svc, i) {
-                svc = m.services.get(name).unwrap_or(NO_SYM);
+            } else if let Some(k) = named {
+                svc = self.svc_keys[k];
             }
             // No AWS range and no service named by the record: the open internet. Ranges of
             // customer-content services (EC2, CloudFront, ...) count as internet too.
-            if (svc == NO_SYM && str_at(c.dst_svc, i).is_none())
+            if (svc == NO_SYM && named.is_none())
                 || (svc != NO_SYM && self.internet_svc[svc as usize])
             {
                 DstClass::Internet
@@ -432,7 +556,7 @@ impl<'m> Enricher<'m> {
                 .map(|v| v.region)
                 .filter(|&r| r != NO_SYM)
                 .or_else(|| sinfo.map(|e| e.region).filter(|&r| r != NO_SYM))
-                .or_else(|| str_at(c.region, i).and_then(|r| m.regions.get(r)));
+                .or_else(|| str_at(&c.region, i).and_then(|r| m.regions.get(r)));
             o.region_rel[i] = match src_region {
                 Some(r) if r == dreg => RegionRel::Same,
                 Some(_) => RegionRel::Other,
@@ -446,7 +570,7 @@ impl<'m> Enricher<'m> {
             .map(|rt| rt.get(pdst).copied());
         let path = forced_path.unwrap_or_else(|| {
             decide_path(
-                str_at(c.next_hop, i),
+                str_at(&c.next_hop, i),
                 opt(c.tpath, i),
                 class,
                 route,
@@ -498,10 +622,7 @@ pub fn decide_path(
         Some(RouteTarget::LocalGateway) => Path::LocalGateway,
         Some(RouteTarget::Other | RouteTarget::Blackhole) | None => Path::Unknown,
     };
-    let gateway_service = m
-        .services
-        .name(svc)
-        .is_some_and(|s| s == "S3" || s == "DYNAMODB");
+    let gateway_service = svc != NO_SYM && m.gateway_services.contains(&svc);
     match traffic_path {
         // Through a resource in the VPC: from a workload towards a public address, a NAT gateway.
         Some(1) => match route {

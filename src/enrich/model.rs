@@ -34,6 +34,14 @@ impl Interner {
         self.index.get(s).copied()
     }
 
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
     pub fn name(&self, i: u16) -> Option<&str> {
         self.names.get(i as usize).map(|s| &**s)
     }
@@ -151,11 +159,12 @@ pub struct Model {
     pub subnets: Vec<SubnetInfo>,
     pub route_tables: Vec<RangeMap<RouteTarget>>,
     pub resources: Vec<ResourceInfo>,
-    /// AWS ranges of a specific service (S3, DYNAMODB, EC2, ...).
-    pub aws_specific: RangeMap<(u16, u16)>,
-    /// Ranges only in the catch-all AMAZON subset.
-    pub aws_amazon: RangeMap<(u16, u16)>,
+    /// AWS ranges: (service, region) of each address, a specific service (S3, DYNAMODB, EC2,
+    /// ...) winning over the catch-all AMAZON subset. Indexed by /16 for IPv4 lookups.
+    pub aws: RangeMap<(u16, u16)>,
     pub has_ip_ranges: bool,
+    /// Services reachable through gateway endpoints (S3, DynamoDB).
+    pub gateway_services: [u16; 2],
     /// Inventory problems that did not stop the build (reported once).
     pub warnings: Vec<String>,
 }
@@ -237,6 +246,7 @@ impl Model {
         for s in super::KNOWN_SERVICES {
             m.services.intern(s);
         }
+        m.gateway_services = [m.services.intern("S3"), m.services.intern("DYNAMODB")];
 
         // AWS address ranges. A specific service wins over AMAZON for the same address.
         let mut specific = RangeMapBuilder::new();
@@ -264,8 +274,9 @@ impl Model {
         }
         m.has_ip_ranges = !inv.ip_ranges.is_empty();
         // Deterministic tie-break for the same block listed under two specific services.
-        m.aws_specific = specific.build(|a, b| a <= b);
-        m.aws_amazon = amazon.build(|a, b| a <= b);
+        let specific = specific.build(|a, b| a <= b);
+        m.aws = specific.overlay(&amazon.build(|a, b| a <= b));
+        m.aws.index_v4();
 
         // VPCs.
         let mut vpc_by_id: HashMap<&str, u32> = HashMap::new();
@@ -874,10 +885,7 @@ impl Model {
 
     /// AWS service and region of a public address; specific services beat AMAZON.
     pub fn aws_range(&self, k: IpKey) -> Option<(u16, u16)> {
-        self.aws_specific
-            .get(k)
-            .or_else(|| self.aws_amazon.get(k))
-            .copied()
+        self.aws.get(k).copied()
     }
 }
 

@@ -13,6 +13,9 @@ pub struct RangeMap<V> {
     starts: Vec<IpKey>,
     ends: Vec<IpKey>,
     values: Vec<V>,
+    /// Optional index for IPv4 keys (see [`RangeMap::index_v4`]): entry `b` is the number of
+    /// segments starting at or before the first address of the /16 block `b`.
+    v4: Option<Box<[u32]>>,
 }
 
 impl<V> Default for RangeMap<V> {
@@ -21,18 +24,83 @@ impl<V> Default for RangeMap<V> {
             starts: Vec::new(),
             ends: Vec::new(),
             values: Vec::new(),
+            v4: None,
         }
     }
 }
 
 impl<V: Clone> RangeMap<V> {
     pub fn get(&self, k: IpKey) -> Option<&V> {
-        let idx = self.starts.partition_point(|&s| s <= k);
+        let idx = match &self.v4 {
+            Some(v4) if crate::net::ip::is_v4(k) => {
+                // Only the segments that start inside this /16 need a search.
+                let b = (k as u32 >> 16) as usize;
+                let (lo, hi) = (v4[b] as usize, v4[b + 1] as usize);
+                lo + self.starts[lo..hi].partition_point(|&s| s <= k)
+            }
+            _ => self.starts.partition_point(|&s| s <= k),
+        };
         if idx == 0 {
             return None;
         }
         let i = idx - 1;
         (k <= self.ends[i]).then(|| &self.values[i])
+    }
+
+    /// Builds a /16 index over the IPv4 part of the map, so a lookup of an IPv4 key searches
+    /// the few segments that start inside its /16 instead of the whole map (256 KiB; meant for
+    /// large maps such as AWS's address ranges).
+    pub fn index_v4(&mut self) {
+        use crate::net::ip::from_v4;
+        // v4[b] = segments starting at or before the first address of block b; a key of block
+        // b has its count in [v4[b], v4[b + 1]].
+        let v4: Vec<u32> = (0..=(1u64 << 16))
+            .map(|b| {
+                let first = if b == 1 << 16 {
+                    from_v4(u32::MAX) + 1
+                } else {
+                    from_v4((b as u32) << 16)
+                };
+                self.starts.partition_point(|&s| s <= first) as u32
+            })
+            .collect();
+        self.v4 = Some(v4.into_boxed_slice());
+    }
+
+    /// This map where it has a value, `fallback` elsewhere.
+    pub fn overlay(&self, fallback: &RangeMap<V>) -> RangeMap<V> {
+        let mut segs: Vec<(IpKey, IpKey, V)> = Vec::new();
+        let mut j = 0;
+        for i in 0..fallback.starts.len() {
+            let (fs, fe) = (fallback.starts[i], fallback.ends[i]);
+            let mut cur = Some(fs);
+            while j < self.starts.len() && self.ends[j] < fs {
+                j += 1;
+            }
+            let mut p = j;
+            while let Some(c) = cur {
+                if p >= self.starts.len() || self.starts[p] > fe {
+                    segs.push((c, fe, fallback.values[i].clone()));
+                    break;
+                }
+                if self.starts[p] > c {
+                    segs.push((c, self.starts[p] - 1, fallback.values[i].clone()));
+                }
+                cur = self.ends[p].checked_add(1).filter(|&n| n <= fe);
+                p += 1;
+            }
+        }
+        for i in 0..self.starts.len() {
+            segs.push((self.starts[i], self.ends[i], self.values[i].clone()));
+        }
+        segs.sort_by_key(|s| s.0);
+        let mut out = RangeMap::default();
+        for (s, e, v) in segs {
+            out.starts.push(s);
+            out.ends.push(e);
+            out.values.push(v);
+        }
+        out
     }
 
     pub fn contains(&self, k: IpKey) -> bool {
@@ -192,6 +260,43 @@ mod tests {
         let m = build(&[("::/0", 1), ("ffff:ffff::/32", 2)]);
         assert_eq!(m.get(u128::MAX), Some(&2));
         assert_eq!(m.get(1), Some(&1));
+    }
+
+    #[test]
+    fn v4_index_and_overlay_agree_with_plain_lookups() {
+        let primary = build(&[
+            ("10.0.0.0/16", 1),
+            ("10.0.1.0/24", 2),
+            ("52.216.0.0/15", 3),
+            ("10.1.255.0/24", 7),
+        ]);
+        let fallback = build(&[
+            ("10.0.0.0/8", 4),
+            ("52.0.0.0/8", 5),
+            ("0.0.0.0/0", 6),
+            ("2001:db8::/32", 8),
+        ]);
+        let mut both = primary.overlay(&fallback);
+        let plain = both.clone();
+        both.index_v4();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in 0..20000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let a = match i % 4 {
+                0 => 0x0a00_0000 | (seed as u32 & 0x01ff_ffff),
+                1 => 0x34d8_0000 | (seed as u32 & 0x0003_ffff),
+                2 => (i << 16) | 0xffff,
+                _ => seed as u32,
+            };
+            let key = crate::net::ip::from_v4(a);
+            let want = primary.get(key).or_else(|| fallback.get(key));
+            assert_eq!(plain.get(key), want, "{}", std::net::Ipv4Addr::from(a));
+            assert_eq!(both.get(key), want, "{}", std::net::Ipv4Addr::from(a));
+        }
+        assert_eq!(both.get(k("2001:db8::1")), Some(&8));
+        assert_eq!(both.get(k("255.255.255.255")), Some(&6));
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! A per-record filter that tells which rules can possibly match, from a few table lookups.
+//!
+//! Each table answers one group of a rule's `match` conditions for every value it can see
+//! (the enumerated facts together, the region, the service, the resource, the port), as a
+//! bitmask over the rules. A record's candidates are the AND of its five lookups; only those
+//! rules are then evaluated in full (with their `unless` clauses), so the filter only has to
+//! be necessary, never sufficient, and a record that no rule can match costs no rule
+//! evaluation at all. Packs of more than 64 rules are evaluated in full for every record.
+
+use super::rules::{CompiledRules, Scope};
+use crate::enrich::model::Model;
+use crate::enrich::{Dir, DstClass, Path, RegionRel};
+
+const ACTIONS: usize = 4;
+
+pub struct Prefilter {
+    all: u64,
+    /// Indexed by (((dir * ACTIONS) + action) * paths + path) * classes + class.
+    enums: Vec<u64>,
+    paths: usize,
+    classes: usize,
+    region: Vec<u64>,
+    /// By service index; the last entry is "no service".
+    svc: Vec<u64>,
+    /// By resource index; the last entry is "no resource".
+    resource: Vec<u64>,
+    /// Port -> class of ports the rules treat alike, and each class's mask.
+    port_class: Vec<u8>,
+    port_masks: Vec<u64>,
+    no_port: u64,
+    /// Rules with a `cleartext` condition: when the record has an encryption-status, the port
+    /// does not decide, so they stay candidates.
+    cleartext: u64,
+}
+
+impl Prefilter {
+    /// `None` when the pack has more rules than a mask holds.
+    pub fn new(rules: &CompiledRules, model: &Model) -> Option<Prefilter> {
+        let n = rules.rules.len();
+        if n > 64 {
+            return None;
+        }
+        let rule_mask = |f: &dyn Fn(usize) -> bool| -> u64 {
+            (0..n).filter(|&i| f(i)).fold(0u64, |m, i| m | (1 << i))
+        };
+        let (dirs, paths, classes) = (Dir::ALL.len(), Path::ALL.len(), DstClass::ALL.len());
+        let mut enums = Vec::with_capacity(dirs * ACTIONS * paths * classes);
+        for d in 0..dirs {
+            for a in 0..ACTIONS {
+                for p in 0..paths {
+                    for c in 0..classes {
+                        enums.push(rule_mask(&|i| {
+                            rules.rules[i]
+                                .when
+                                .enum_pass(d as u8, a as u8, p as u8, c as u8)
+                        }));
+                    }
+                }
+            }
+        }
+        let region = (0..RegionRel::ALL.len())
+            .map(|r| rule_mask(&|i| rules.rules[i].when.region_pass(r as u8)))
+            .collect();
+        let svc_ids: Vec<u16> = (0..model.services.len() as u16)
+            .chain(std::iter::once(crate::enrich::NO_SYM))
+            .collect();
+        let svc = svc_ids
+            .iter()
+            .map(|&s| rule_mask(&|i| rules.rules[i].when.svc_pass(s)))
+            .collect();
+        let resource = (0..=model.resources.len())
+            .map(|r| {
+                let info = model.resources.get(r);
+                let id = if info.is_some() {
+                    r as u32
+                } else {
+                    crate::enrich::NONE
+                };
+                let sagemaker = info.is_some_and(|x| x.sagemaker);
+                let isolation = info.and_then(|x| x.network_isolation);
+                rule_mask(&|i| {
+                    let rule = &rules.rules[i];
+                    (rule.scope != Scope::Sagemaker || sagemaker)
+                        && rule.when.resource_pass(id, isolation)
+                })
+            })
+            .collect();
+        let clear = &rules.cleartext_ports;
+        let port_mask = |p: Option<u16>| rule_mask(&|i| rules.rules[i].when.port_pass(p, clear));
+        let mut port_masks: Vec<u64> = Vec::new();
+        let mut class_of: std::collections::HashMap<u64, u8> = Default::default();
+        let mut port_class = Vec::with_capacity(1 << 16);
+        let mut last = None;
+        for p in 0..=u16::MAX {
+            let m = port_mask(Some(p));
+            // Neighbouring ports almost always share a class: skip the map lookup then.
+            let class = match last {
+                Some((lm, lc)) if lm == m => lc,
+                _ => match class_of.get(&m) {
+                    Some(&c) => c,
+                    None => {
+                        if port_masks.len() > u8::MAX as usize {
+                            return None;
+                        }
+                        port_masks.push(m);
+                        let c = (port_masks.len() - 1) as u8;
+                        class_of.insert(m, c);
+                        c
+                    }
+                },
+            };
+            last = Some((m, class));
+            port_class.push(class);
+        }
+        Some(Prefilter {
+            all: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
+            enums,
+            paths,
+            classes,
+            region,
+            svc,
+            resource,
+            port_class,
+            port_masks,
+            no_port: port_mask(None),
+            cleartext: rule_mask(&|i| rules.rules[i].when.uses_cleartext()),
+        })
+    }
+
+    /// Rules that may match a record with these facts.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn candidates(
+        &self,
+        dir: u8,
+        action: u8,
+        path: u8,
+        class: u8,
+        region: u8,
+        svc: u16,
+        resource: u32,
+        dport: Option<u16>,
+        has_encryption: bool,
+    ) -> u64 {
+        let a = (action as usize).min(ACTIONS - 1);
+        let e = ((dir as usize * ACTIONS + a) * self.paths + path as usize) * self.classes
+            + class as usize;
+        let mut m = self.enums.get(e).copied().unwrap_or(self.all);
+        if m == 0 {
+            return 0;
+        }
+        m &= self
+            .region
+            .get(region as usize)
+            .copied()
+            .unwrap_or(self.all);
+        let last = |v: &[u64]| v.last().copied().unwrap_or(self.all);
+        m &= self
+            .svc
+            .get(svc as usize)
+            .copied()
+            .unwrap_or_else(|| last(&self.svc));
+        m &= self
+            .resource
+            .get(resource as usize)
+            .copied()
+            .unwrap_or_else(|| last(&self.resource));
+        let ports = match dport {
+            Some(p) => self.port_masks[self.port_class[p as usize] as usize],
+            None => self.no_port,
+        };
+        m & (ports | if has_encryption { self.cleartext } else { 0 })
+    }
+}
