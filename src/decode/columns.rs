@@ -552,7 +552,6 @@ impl Columns {
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let rows = self.rows();
         let schema = schema::canonical();
-        let full = rows == self.cap;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(NUM_FIELDS + 2);
         for i in 0..NUM_FIELDS {
             let a: ArrayRef = match self.slots[i] {
@@ -569,13 +568,13 @@ impl Columns {
                     )?)
                 }
                 Some(Slot::Dict(k)) => self.dicts[k as usize].finish()?,
-                None => self.nulls(i, rows, full),
+                None => self.nulls(i, rows),
             };
             arrays.push(a);
         }
         arrays.push(match &mut self.extra {
             Some(e) => e.finish()?,
-            None => self.nulls(COL_EXTRA, rows, full),
+            None => self.nulls(COL_EXTRA, rows),
         });
         let line = std::mem::replace(&mut self.line, Vec::with_capacity(self.cap));
         arrays.push(Arc::new(PrimitiveArray::<UInt64Type>::new(
@@ -585,13 +584,26 @@ impl Columns {
         RecordBatch::try_new(schema, arrays)
     }
 
-    fn nulls(&mut self, i: usize, rows: usize, full: bool) -> ArrayRef {
-        if !full {
-            return new_null_array(schema::canonical().field(i).data_type(), rows);
+    fn nulls(&mut self, i: usize, rows: usize) -> ArrayRef {
+        let cap = self.cap;
+        let full = self.null_cache[i]
+            .get_or_insert_with(|| shared_nulls(i, cap))
+            .clone();
+        if rows == cap {
+            full
+        } else {
+            full.slice(0, rows)
         }
-        self.null_cache[i]
-            .get_or_insert_with(|| shared_nulls(i, rows))
-            .clone()
+    }
+}
+
+/// An all-null column `i` of `rows` rows: a slice of the shared one of `cap` rows when it
+/// fits (batches up to the batch size), so no batch allocates and zeroes its own.
+pub fn null_column(i: usize, rows: usize, cap: usize) -> ArrayRef {
+    if rows <= cap {
+        shared_nulls(i, cap).slice(0, rows)
+    } else {
+        new_null_array(schema::canonical().field(i).data_type(), rows)
     }
 }
 

@@ -1,21 +1,35 @@
 //! Parquet flow logs as AWS writes them (underscored column names, int32/int64 numbers, strings
 //! for addresses), read with column projection and converted column by column into the
 //! canonical schema.
+//!
+//! String columns are read as Arrow dictionaries, keeping Parquet's dictionary encoding: an
+//! identifier column passes through untouched, and an address or enumerated column is parsed
+//! once per distinct value and gathered per row. Integer columns are range-checked in one pass.
+//! Columns of any other shape (numbers stored as strings, unusual types) take the general
+//! value-by-value conversion.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, BooleanArray, RecordBatch};
-use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, DictionaryArray, FixedSizeBinaryArray, PrimitiveArray,
+    RecordBatch, StringArray,
+};
+use arrow_buffer::{Buffer, NullBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
-use super::columns::Columns;
+use super::columns::{ip_cell, Columns};
 use super::values::{self, BadValue, Val};
 use super::{DecodeError, DecodeOptions, FileStats};
-use crate::schema::{Kind, F, NUM_FIELDS, STATUS_NODATA, STATUS_SKIPDATA};
+use crate::schema::{self, Kind, COL_EXTRA, F, NUM_FIELDS, STATUS_NODATA, STATUS_SKIPDATA};
 
 /// Typed view of one source column, chosen once per batch so the row loop only branches on a
 /// small enum.
@@ -163,6 +177,325 @@ fn convert(
     }
 }
 
+/// Rows a conversion found unreadable, with the first reason per row.
+struct Bad<'a> {
+    rows: &'a mut [bool],
+    reason: &'a mut [Option<(F, BadValue)>],
+    f: F,
+}
+
+impl Bad<'_> {
+    fn mark(&mut self, r: usize, why: BadValue) {
+        self.rows[r] = true;
+        self.reason[r].get_or_insert((self.f, why));
+    }
+}
+
+/// A dictionary column with `Int32` keys over UTF-8 values, whatever key type Parquet gave.
+fn utf8_dictionary(a: &dyn Array) -> Option<DictionaryArray<Int32Type>> {
+    let DataType::Dictionary(key, value) = a.data_type() else {
+        return None;
+    };
+    if **value != DataType::Utf8 {
+        return None;
+    }
+    macro_rules! rekey {
+        ($t:ty) => {{
+            let d = a.as_dictionary::<$t>();
+            let keys: PrimitiveArray<Int32Type> = PrimitiveArray::new(
+                d.keys().values().iter().map(|&k| k as i32).collect(),
+                d.keys().nulls().cloned(),
+            );
+            DictionaryArray::try_new(keys, d.values().clone()).ok()
+        }};
+    }
+    match **key {
+        DataType::Int32 => Some(a.as_dictionary::<Int32Type>().clone()),
+        DataType::Int8 => rekey!(Int8Type),
+        DataType::Int16 => rekey!(Int16Type),
+        DataType::UInt8 => rekey!(UInt8Type),
+        DataType::UInt16 => rekey!(UInt16Type),
+        _ => None,
+    }
+}
+
+/// AWS writes `-` for a string field without a value (its Avro default); it is null, as in
+/// text logs.
+fn dash_as_null(d: DictionaryArray<Int32Type>) -> DictionaryArray<Int32Type> {
+    let values = d.values().as_string::<i32>();
+    let dash: Vec<bool> = (0..values.len())
+        .map(|k| !values.is_null(k) && values.value(k) == "-")
+        .collect();
+    if !dash.contains(&true) {
+        return d;
+    }
+    let keys = d.keys();
+    let valid = NullBuffer::from(
+        (0..keys.len())
+            .map(|r| !keys.is_null(r) && !dash[keys.value(r) as usize])
+            .collect::<Vec<bool>>(),
+    );
+    let keys = PrimitiveArray::<Int32Type>::new(keys.values().clone(), Some(valid));
+    DictionaryArray::try_new(keys, d.values().clone()).unwrap_or(d)
+}
+
+/// Parsed distinct values of one dictionary column, kept while batches share the dictionary
+/// (arrow-rs hands every batch of a column chunk the chunk's whole dictionary).
+#[derive(Default)]
+struct ParsedDict<T> {
+    id: (usize, usize, usize),
+    parsed: Vec<Result<Option<T>, BadValue>>,
+}
+
+impl<T: Copy> ParsedDict<T> {
+    fn get(
+        &mut self,
+        values: &StringArray,
+        parse: impl Fn(&[u8]) -> Result<Option<T>, BadValue>,
+    ) -> &[Result<Option<T>, BadValue>] {
+        let id = (
+            values.values().as_ptr() as usize,
+            values.value_offsets().as_ptr() as usize,
+            values.len(),
+        );
+        if self.id != id || self.parsed.len() != values.len() {
+            self.parsed = per_value(values, parse);
+            self.id = id;
+        }
+        &self.parsed
+    }
+}
+
+/// Per-column caches of parsed dictionaries.
+#[derive(Default)]
+struct Dicts {
+    ips: Vec<ParsedDict<i128>>,
+    codes: Vec<ParsedDict<u8>>,
+}
+
+/// Parses each distinct value of a dictionary column once; `None` entries are nulls (`-`),
+/// `Err` values unreadable.
+fn per_value<T: Copy>(
+    values: &StringArray,
+    parse: impl Fn(&[u8]) -> Result<Option<T>, BadValue>,
+) -> Vec<Result<Option<T>, BadValue>> {
+    (0..values.len())
+        .map(|k| {
+            if values.is_null(k) {
+                Ok(None)
+            } else {
+                parse(values.value(k).as_bytes())
+            }
+        })
+        .collect()
+}
+
+/// Gathers per-row values of a dictionary column from its parsed distinct values.
+fn gather<T: arrow_buffer::ArrowNativeType>(
+    d: &DictionaryArray<Int32Type>,
+    parsed: &[Result<Option<T>, BadValue>],
+    bad: &mut Bad<'_>,
+) -> (Vec<T>, Option<NullBuffer>) {
+    let keys = d.keys();
+    let mut values = Vec::with_capacity(keys.len());
+    let mut valid = Vec::with_capacity(keys.len());
+    let mut any_null = false;
+    for r in 0..keys.len() {
+        let v = if keys.is_null(r) {
+            None
+        } else {
+            match parsed.get(keys.value(r) as usize) {
+                Some(Ok(v)) => *v,
+                Some(Err(why)) => {
+                    bad.mark(r, *why);
+                    None
+                }
+                None => {
+                    bad.mark(r, BadValue::Integer);
+                    None
+                }
+            }
+        };
+        any_null |= v.is_none();
+        valid.push(v.is_some());
+        values.push(v.unwrap_or_default());
+    }
+    let nulls = any_null.then(|| NullBuffer::from(valid));
+    (values, nulls)
+}
+
+/// Integers of a primitive column range-checked into `T`.
+fn ints<S, T>(
+    a: &PrimitiveArray<S>,
+    min: i64,
+    max: i64,
+    bad: &mut Bad<'_>,
+) -> (Vec<T>, Option<NullBuffer>)
+where
+    S: arrow_array::ArrowPrimitiveType,
+    S::Native: Into<i64> + Copy,
+    T: arrow_buffer::ArrowNativeType + TryFrom<i64>,
+{
+    let values = a
+        .values()
+        .iter()
+        .enumerate()
+        .map(|(r, &v)| {
+            let v: i64 = v.into();
+            match T::try_from(v) {
+                Ok(t) if v >= min && v <= max => t,
+                _ => {
+                    if !a.is_null(r) {
+                        bad.mark(r, BadValue::OutOfRange);
+                    }
+                    T::default()
+                }
+            }
+        })
+        .collect();
+    (values, a.nulls().cloned())
+}
+
+/// The canonical column of `f` from a source column of the shapes AWS and common writers use;
+/// `None` for any other shape (the general conversion takes it).
+fn fast_column(f: F, a: &dyn Array, bad: &mut Bad<'_>, dicts: &mut Dicts) -> Option<ArrayRef> {
+    let kind = f.def().kind;
+    match (kind, a.data_type()) {
+        (Kind::Str, DataType::Dictionary(..)) => Some(Arc::new(dash_as_null(utf8_dictionary(a)?))),
+        (Kind::Ip, DataType::Dictionary(..)) => {
+            let d = utf8_dictionary(a)?;
+            if dicts.ips.len() <= f.index() {
+                dicts.ips.resize_with(f.index() + 1, Default::default);
+            }
+            let parsed = dicts.ips[f.index()].get(d.values().as_string::<i32>(), |b| {
+                match values::parse(kind, b, 0) {
+                    Ok(Val::Ip(k)) => Ok(Some(ip_cell(k))),
+                    Ok(_) => Ok(None),
+                    Err(why) => Err(why),
+                }
+            });
+            let (values, nulls) = gather(&d, parsed, bad);
+            let buf = Buffer::from_vec(values);
+            Some(Arc::new(
+                FixedSizeBinaryArray::try_new(16, buf, nulls).ok()?,
+            ))
+        }
+        (Kind::Action | Kind::LogStatus | Kind::Direction, DataType::Dictionary(..)) => {
+            let d = utf8_dictionary(a)?;
+            if dicts.codes.len() <= f.index() {
+                dicts.codes.resize_with(f.index() + 1, Default::default);
+            }
+            let parsed =
+                dicts.codes[f.index()].get(d.values().as_string::<i32>(), |b| match values::parse(
+                    kind, b, 0,
+                ) {
+                    Ok(Val::Int(v)) => Ok(Some(v as u8)),
+                    Ok(_) => Ok(None),
+                    Err(why) => Err(why),
+                });
+            let (values, nulls) = gather(&d, parsed, bad);
+            Some(Arc::new(PrimitiveArray::<UInt8Type>::new(
+                ScalarBuffer::from(values),
+                nulls,
+            )))
+        }
+        (Kind::I64, DataType::Int64) | (Kind::I32, DataType::Int32) => Some(a.slice(0, a.len())),
+        (Kind::I64 | Kind::I32 | Kind::U16 | Kind::U8, DataType::Int32 | DataType::Int64) => {
+            macro_rules! conv {
+                ($out:ty, $min:expr, $max:expr) => {{
+                    let (v, n): (Vec<<$out as arrow_array::ArrowPrimitiveType>::Native>, _) =
+                        match a.data_type() {
+                            DataType::Int32 => ints(a.as_primitive::<Int32Type>(), $min, $max, bad),
+                            _ => ints(a.as_primitive::<Int64Type>(), $min, $max, bad),
+                        };
+                    Arc::new(PrimitiveArray::<$out>::new(ScalarBuffer::from(v), n)) as ArrayRef
+                }};
+            }
+            Some(match kind {
+                Kind::I64 => conv!(Int64Type, i64::MIN, i64::MAX),
+                Kind::I32 => conv!(Int32Type, i32::MIN as i64, i32::MAX as i64),
+                Kind::U16 => conv!(UInt16Type, 0, u16::MAX as i64),
+                _ => conv!(UInt8Type, 0, u8::MAX as i64),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The general conversion of one column, value by value (numbers stored as strings, plain
+/// strings, unusual integer widths).
+#[allow(clippy::too_many_arguments)]
+fn general_column(
+    f: F,
+    a: &dyn Array,
+    file: &str,
+    bad: &mut [bool],
+    reason: &mut [Option<(F, BadValue)>],
+    scratch: &mut String,
+) -> Result<ArrayRef, DecodeError> {
+    let rows = a.len();
+    let decoded;
+    let a = match a.data_type() {
+        // Dictionaries of other value types: their values, row by row.
+        DataType::Dictionary(..) => {
+            decoded = arrow_select::take::take(
+                a.as_any_dictionary().values().as_ref(),
+                a.as_any_dictionary().keys(),
+                None,
+            )
+            .map_err(|source| DecodeError::Arrow {
+                file: file.to_string(),
+                source,
+            })?;
+            decoded.as_ref()
+        }
+        _ => a,
+    };
+    let Some(acc) = Acc::new(a) else {
+        return Err(DecodeError::Parquet {
+            file: file.to_string(),
+            message: format!(
+                "column {} has type {}, expected an integer or string column",
+                f.def().column,
+                a.data_type()
+            ),
+        });
+    };
+    let mut present = [false; NUM_FIELDS];
+    present[f.index()] = true;
+    let mut cols = Columns::new(&present, false, rows.max(1));
+    convert(f, &acc, rows, bad, reason, scratch, &mut cols);
+    cols.end_rows(1, rows);
+    let batch = cols.finish().map_err(|source| DecodeError::Arrow {
+        file: file.to_string(),
+        source,
+    })?;
+    Ok(batch.column(f.index()).clone())
+}
+
+/// The schema to read with: string columns of flow-log fields as dictionaries, so Parquet's
+/// dictionary encoding survives into Arrow.
+fn dictionary_hint(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let flow_field = F::lookup(field.name().as_bytes()).is_some();
+            match field.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if flow_field => {
+                    Field::new(
+                        field.name(),
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                        field.is_nullable(),
+                    )
+                }
+                _ => field.as_ref().clone(),
+            }
+        })
+        .collect();
+    Schema::new(fields)
+}
+
 /// Decodes one Parquet object, reading only the columns in `opts.projection` (all documented
 /// fields when it is `None`).
 pub fn decode<T: ChunkReader + 'static>(
@@ -180,7 +513,15 @@ pub fn decode<T: ChunkReader + 'static>(
         file: file.to_string(),
         source,
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(perr)?;
+    let plain = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(perr)?;
+    let hint = Arc::new(dictionary_hint(plain.schema()));
+    // A file whose types refuse the hint is read as it is (the general conversion copes).
+    let meta = ArrowReaderMetadata::try_new(
+        plain.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(hint),
+    )
+    .unwrap_or(plain);
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta);
     let mut roots = Vec::new();
     let mut mapping: Vec<F> = Vec::new();
     for (i, field) in builder.schema().fields().iter().enumerate() {
@@ -209,12 +550,10 @@ pub fn decode<T: ChunkReader + 'static>(
         .build()
         .map_err(perr)?;
 
-    let mut present = [false; NUM_FIELDS];
-    for f in &mapping {
-        present[f.index()] = true;
-    }
     let mut row_base: u64 = 0;
     let mut scratch = String::new();
+    let canonical = schema::canonical();
+    let mut dicts = Dicts::default();
     for batch in reader {
         let batch = batch.map_err(|e| DecodeError::Parquet {
             file: file.to_string(),
@@ -223,32 +562,43 @@ pub fn decode<T: ChunkReader + 'static>(
         let rows = batch.num_rows();
         let mut bad = vec![false; rows];
         let mut reason: Vec<Option<(F, BadValue)>> = vec![None; rows];
-        let mut cols = Columns::new(&present, false, opts.batch_size.max(rows));
+        let mut columns: Vec<Option<ArrayRef>> = vec![None; NUM_FIELDS];
         for (f, array) in mapping.iter().zip(batch.columns()) {
-            let Some(acc) = Acc::new(array.as_ref()) else {
-                return Err(DecodeError::Parquet {
-                    file: file.to_string(),
-                    message: format!(
-                        "column {} has type {}, expected an integer or string column",
-                        f.def().column,
-                        array.data_type()
-                    ),
-                });
-            };
-            convert(
+            let fast = fast_column(
                 *f,
-                &acc,
-                rows,
-                &mut bad,
-                &mut reason,
-                &mut scratch,
-                &mut cols,
+                array.as_ref(),
+                &mut Bad {
+                    rows: &mut bad,
+                    reason: &mut reason,
+                    f: *f,
+                },
+                &mut dicts,
             );
+            columns[f.index()] = Some(match fast {
+                Some(c) => c,
+                None => general_column(
+                    *f,
+                    array.as_ref(),
+                    file,
+                    &mut bad,
+                    &mut reason,
+                    &mut scratch,
+                )?,
+            });
         }
-        for r in 1..=rows as u64 {
-            cols.end_row(row_base + r);
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(NUM_FIELDS + 2);
+        for (i, c) in columns.into_iter().enumerate() {
+            arrays.push(c.unwrap_or_else(|| super::columns::null_column(i, rows, opts.batch_size)));
         }
-        let mut out = cols.finish().map_err(aerr)?;
+        arrays.push(super::columns::null_column(
+            COL_EXTRA,
+            rows,
+            opts.batch_size,
+        ));
+        arrays.push(Arc::new(PrimitiveArray::<UInt64Type>::from_iter_values(
+            (1..=rows as u64).map(|r| row_base + r),
+        )));
+        let mut out = RecordBatch::try_new(canonical.clone(), arrays).map_err(aerr)?;
         for (i, why) in reason.iter().enumerate() {
             if let Some((f, why)) = why {
                 stats.skip(
