@@ -292,3 +292,146 @@ fn cli_rejects_invalid_rules_with_file_and_line() {
         "{stderr}"
     );
 }
+
+/// Parquet values that cannot be read are counted skips naming the row and column; the other
+/// rows of the batch decode, whatever the column's encoding (dictionary or plain, int32 or
+/// int64, numbers stored as strings).
+#[test]
+fn unreadable_parquet_values_are_counted_skips_with_row_and_column() {
+    use arrow_array::{ArrayRef, Int32Array, Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let n = 40usize;
+    let addr = |i: usize| match i {
+        3 => "10.0.0.999".to_string(),
+        4 => "-".to_string(),
+        _ => format!("10.0.0.{}", i % 7),
+    };
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        (
+            "interface_id",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("eni-{}", i % 3)),
+            )),
+        ),
+        (
+            "srcaddr",
+            Arc::new(StringArray::from_iter_values((0..n).map(addr))),
+        ),
+        (
+            "dstport",
+            Arc::new(Int32Array::from_iter_values((0..n).map(|i| {
+                if i == 7 {
+                    70000
+                } else {
+                    443
+                }
+            }))),
+        ),
+        (
+            "protocol",
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| {
+                if i == 9 {
+                    -1
+                } else {
+                    6
+                }
+            }))),
+        ),
+        (
+            "srcport",
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| {
+                if i == 11 {
+                    "x".to_string()
+                } else {
+                    "40000".to_string()
+                }
+            }))),
+        ),
+        (
+            "action",
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| {
+                if i == 13 {
+                    "MAYBE"
+                } else {
+                    "ACCEPT"
+                }
+            }))),
+        ),
+        (
+            "log_status",
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| {
+                if i == 5 {
+                    "NODATA"
+                } else {
+                    "OK"
+                }
+            }))),
+        ),
+    ];
+    let schema = Arc::new(Schema::new(
+        cols.iter()
+            .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch =
+        RecordBatch::try_new(schema.clone(), cols.into_iter().map(|(_, a)| a).collect()).unwrap();
+    for dictionary in [true, false] {
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .build();
+        let mut out = Vec::new();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let (stats, batches, r) = decode(
+            out,
+            &DecodeOptions {
+                batch_size: 16,
+                ..Default::default()
+            },
+        );
+        r.unwrap();
+        let skipped: Vec<(u64, String)> = stats
+            .samples
+            .iter()
+            .map(|s| (s.line, s.reason.clone()))
+            .collect();
+        assert_eq!(
+            skipped.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [4, 8, 10, 12, 14],
+            "dictionary {dictionary}: {skipped:?}"
+        );
+        assert!(
+            skipped[0].1.contains("srcaddr") && skipped[1].1.contains("dstport"),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped[2].1.contains("protocol") && skipped[3].1.contains("srcport"),
+            "{skipped:?}"
+        );
+        assert_eq!(
+            (stats.records, stats.skipped, stats.nodata),
+            (n as u64 - 5, 5, 1)
+        );
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, n - 5);
+        // `-` is null, as in text logs; rows keep their 1-based numbers.
+        let all: Vec<(u64, bool)> = batches
+            .iter()
+            .flat_map(|b| {
+                let line = b
+                    .column(egresswatch::schema::COL_LINE)
+                    .as_primitive::<arrow_array::types::UInt64Type>()
+                    .clone();
+                let src = b.column(F::SrcAddr.index()).clone();
+                (0..b.num_rows())
+                    .map(move |i| (line.value(i), src.is_null(i)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(all.contains(&(5, true)) && all.contains(&(1, false)));
+        assert!(!all.iter().any(|&(l, _)| [4, 8, 10, 12, 14].contains(&l)));
+    }
+}

@@ -9,7 +9,7 @@
 //! hands every line that is not fast, or bad, to the reference parser in its place.
 
 use super::columns::{ip_cell, Columns, Prim};
-use super::split::{masks_at, PAD};
+use super::split::{block_at, masks, Masks, PAD};
 use super::token;
 use super::values;
 use crate::net::ip;
@@ -73,17 +73,49 @@ fn header_shaped(line: &[u8]) -> bool {
 
 /// Appends the positions of the set bits of `mask` (bit i = `base + i`) to `out`.
 #[inline(always)]
-fn flatten(out: &mut Vec<u32>, base: usize, mut mask: u64) {
-    out.reserve(64);
-    let spare = out.spare_capacity_mut();
+fn flatten(out: &mut Vec<u32>, base: usize, mask: u64) {
+    let count = mask.count_ones() as usize;
+    out.reserve(64 + 4);
+    let spare = &mut out.spare_capacity_mut()[..68];
+    let mut m = mask;
     let mut n = 0;
-    while mask != 0 {
-        spare[n].write((base + mask.trailing_zeros() as usize) as u32);
-        n += 1;
-        mask &= mask - 1;
+    // Four positions per round, written unconditionally: slots past `count` (from an exhausted
+    // mask) are scratch and not kept, so the loop has one branch per four bits.
+    while n < count {
+        for slot in &mut spare[n..n + 4] {
+            slot.write((base + m.trailing_zeros() as usize) as u32);
+            m &= m.wrapping_sub(1);
+        }
+        n += 4;
     }
-    // SAFETY: the loop initialised the first `n` spare slots (n <= 64 <= spare.len()).
-    unsafe { out.set_len(out.len() + n) };
+    // SAFETY: the first `count` spare slots were initialised (count <= 64 < 68).
+    unsafe { out.set_len(out.len() + count) };
+}
+
+/// How stage 1 classifies a block: the portable or SSE2 masks, or AVX2 inside
+/// [`Index::build_avx2`].
+trait Classify {
+    fn masks(block: &[u8; 64]) -> Masks;
+}
+
+struct Baseline;
+impl Classify for Baseline {
+    #[inline(always)]
+    fn masks(block: &[u8; 64]) -> Masks {
+        masks(block)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+#[cfg(target_arch = "x86_64")]
+impl Classify for Avx2 {
+    #[inline(always)]
+    fn masks(block: &[u8; 64]) -> Masks {
+        // SAFETY: only used inside `Index::build_avx2`, compiled with AVX2 and called once the
+        // CPU was checked.
+        unsafe { super::split::masks_avx2(block) }
+    }
 }
 
 impl Index {
@@ -117,6 +149,42 @@ impl Index {
         rule: HeaderRule,
     ) -> usize {
         assert!(buf.len() >= end + PAD && n > 0);
+        #[cfg(target_arch = "x86_64")]
+        if super::split::avx2() {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { self.build_avx2(buf, start, end, n, max_len, max_lines, rule) };
+        }
+        self.build_with::<Baseline>(buf, start, end, n, max_len, max_lines, rule)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn build_avx2(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        end: usize,
+        n: usize,
+        max_len: usize,
+        max_lines: usize,
+        rule: HeaderRule,
+    ) -> usize {
+        self.build_with::<Avx2>(buf, start, end, n, max_len, max_lines, rule)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn build_with<C: Classify>(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        end: usize,
+        n: usize,
+        max_len: usize,
+        max_lines: usize,
+        rule: HeaderRule,
+    ) -> usize {
         self.n = n;
         self.sp.clear();
         self.nl.clear();
@@ -128,7 +196,7 @@ impl Index {
         let mut prev_special = 1u64 << (start - first_block);
         let mut any_odd = 0;
         while base <= end {
-            let m = masks_at(buf, base);
+            let m = C::masks(block_at(buf, base));
             let mut keep = u64::MAX;
             if base < start {
                 keep &= u64::MAX << (start - base);
@@ -302,10 +370,44 @@ fn slow_ip(tok: &[u8]) -> Option<ip::IpKey> {
     ip::parse(tok)
 }
 
+/// IPv4 by SSSE3 (inlined into [`ip_pass_ssse3`]), other addresses as [`IpCell`] does.
+#[cfg(target_arch = "x86_64")]
+struct IpCellSsse3;
+#[cfg(target_arch = "x86_64")]
+impl Cell for IpCellSsse3 {
+    type Out = i128;
+    #[inline(always)]
+    fn parse(buf: &[u8], s: usize, len: usize) -> Result<Option<i128>, ()> {
+        // SAFETY: only used by `ip_pass_ssse3`, compiled with SSSE3 and called once the CPU
+        // was checked.
+        if let Some(v4) = unsafe { token::ipv4_ssse3(buf, s, len) } {
+            return Ok(Some(ip_cell(ip::from_v4(v4))));
+        }
+        if dash(buf, s, len) {
+            return Ok(None);
+        }
+        slow_ip(&buf[s..s + len])
+            .map(|k| Some(ip_cell(k)))
+            .ok_or(())
+    }
+}
+
+/// The address pass with SSSE3 enabled, so the vector parser inlines into the loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3")]
+unsafe fn ip_pass_ssse3(c: &mut Prim<i128>, ix: &Index, k: usize, buf: &[u8], bad: &mut [bool]) {
+    pass_impl::<IpCellSsse3>(c, ix, k, buf, bad)
+}
+
 /// Appends field `k` of every fast line of `ix`, parsed by `C`, to `c`; lines it cannot read
 /// are marked in `bad` and get a placeholder.
 #[inline(never)]
 fn pass<C: Cell>(c: &mut Prim<C::Out>, ix: &Index, k: usize, buf: &[u8], bad: &mut [bool]) {
+    pass_impl::<C>(c, ix, k, buf, bad)
+}
+
+#[inline(always)]
+fn pass_impl<C: Cell>(c: &mut Prim<C::Out>, ix: &Index, k: usize, buf: &[u8], bad: &mut [bool]) {
     let row0 = c.len();
     let rows = ix.rows();
     c.values.reserve(rows);
@@ -435,7 +537,16 @@ pub fn column_pass(
         Act::I64(c) => pass::<I64Cell>(&mut cols.i64s[c as usize], ix, k, buf, bad),
         Act::U8(c) => pass::<U8Cell>(&mut cols.u8s[c as usize], ix, k, buf, bad),
         Act::U16(c) => pass::<U16Cell>(&mut cols.u16s[c as usize], ix, k, buf, bad),
-        Act::Ip(c) => pass::<IpCell>(&mut cols.ips[c as usize], ix, k, buf, bad),
+        Act::Ip(c) => {
+            let c = &mut cols.ips[c as usize];
+            #[cfg(target_arch = "x86_64")]
+            if token::ssse3() {
+                // SAFETY: the CPU has SSSE3.
+                unsafe { ip_pass_ssse3(c, ix, k, buf, bad) };
+                return;
+            }
+            pass::<IpCell>(c, ix, k, buf, bad)
+        }
         Act::Dict(c) => {
             let c = &mut cols.dicts[c as usize];
             ix.each(k, |_, s, len| {

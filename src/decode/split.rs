@@ -63,16 +63,58 @@ pub fn masks(block: &[u8; 64]) -> Masks {
     m
 }
 
-/// Masks of the block at `base` (which must have 64 readable bytes).
+/// AVX2 version of [`masks`].
+///
+/// # Safety
+/// Only for inlining into a function compiled with AVX2 on a CPU that has it.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub fn masks_at(buf: &[u8], base: usize) -> Masks {
-    let block: &[u8; 64] = buf[base..base + 64].try_into().expect("64-byte block");
-    masks(block)
+pub unsafe fn masks_avx2(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_set1_epi8,
+    };
+    let mut m = Masks::default();
+    // SAFETY: the caller has AVX2; `block` is 64 readable bytes and the loads are unaligned.
+    unsafe {
+        let lim = _mm256_set1_epi8(0x21);
+        let sp = _mm256_set1_epi8(b' ' as i8);
+        let nl = _mm256_set1_epi8(b'\n' as i8);
+        for k in 0..2 {
+            let v = _mm256_loadu_si256(block.as_ptr().add(32 * k) as *const __m256i);
+            let s = _mm256_movemask_epi8(_mm256_cmpgt_epi8(lim, v)) as u32 as u64;
+            let b = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, sp)) as u32 as u64;
+            let n = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, nl)) as u32 as u64;
+            m.special |= s << (32 * k);
+            m.space |= b << (32 * k);
+            m.newline |= n << (32 * k);
+        }
+    }
+    m
+}
+
+/// Whether this CPU has AVX2 (checked once, cached by std).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
+/// The 64-byte block at `base` (which must have 64 readable bytes).
+#[inline(always)]
+pub fn block_at(buf: &[u8], base: usize) -> &[u8; 64] {
+    buf[base..base + 64].try_into().expect("64-byte block")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn masks_avx2_test(block: &[u8; 64]) -> Masks {
+        unsafe { masks_avx2(block) }
+    }
 
     #[test]
     fn classifies_every_byte() {
@@ -82,6 +124,16 @@ mod tests {
                 *b = ((i as u32 * 37 + round * 101) % 256) as u8;
             }
             let m = masks(&buf);
+            #[cfg(target_arch = "x86_64")]
+            if avx2() {
+                // SAFETY: the CPU has AVX2 (the function is inlined into this test only when
+                // compiled with it; otherwise it runs as plain code on the checked CPU).
+                let a = unsafe { masks_avx2_test(&buf) };
+                assert_eq!(
+                    (a.special, a.space, a.newline),
+                    (m.special, m.space, m.newline)
+                );
+            }
             for (i, &c) in buf.iter().enumerate() {
                 let bit = |x: u64| x >> i & 1 == 1;
                 assert_eq!(bit(m.special), !(0x21..0x80).contains(&c), "{c:#x}");

@@ -100,9 +100,16 @@ pub fn ipv4(buf: &[u8], at: usize, len: usize) -> Option<u32> {
     #[cfg(target_arch = "x86_64")]
     if ssse3() {
         // SAFETY: SSSE3 was detected at run time.
-        return unsafe { ipv4_ssse3(buf, at, len) };
+        return unsafe { ipv4_ssse3_call(buf, at, len) };
     }
     ipv4_swar(buf, at, len)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3")]
+unsafe fn ipv4_ssse3_call(buf: &[u8], at: usize, len: usize) -> Option<u32> {
+    // SAFETY: this function is compiled with SSSE3, and its caller checked the CPU has it.
+    unsafe { ipv4_ssse3(buf, at, len) }
 }
 
 /// Whether this CPU has SSSE3 (every x86_64 CPU since 2006; checked once, cached by std).
@@ -140,9 +147,13 @@ const IPV4_SHUFFLES: [[u8; 16]; 81] = {
 
 /// IPv4 with SSSE3: classify 16 bytes at once, then one shuffle and two multiply-adds turn the
 /// digits into the four octets (after Muła and Lemire's "parsing IP addresses crazily fast").
+///
+/// # Safety
+/// Only for inlining into a function compiled with SSSE3 (`#[target_feature(enable =
+/// "ssse3")]`) on a CPU that has it.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "ssse3")]
-unsafe fn ipv4_ssse3(buf: &[u8], at: usize, len: usize) -> Option<u32> {
+#[inline(always)]
+pub unsafe fn ipv4_ssse3(buf: &[u8], at: usize, len: usize) -> Option<u32> {
     use std::arch::x86_64::*;
     if !(7..=15).contains(&len) {
         return None;

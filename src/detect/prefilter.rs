@@ -87,12 +87,27 @@ impl Prefilter {
             .collect();
         let clear = &rules.cleartext_ports;
         let port_mask = |p: Option<u16>| rule_mask(&|i| rules.rules[i].when.port_pass(p, clear));
+        // Ports no condition names all behave alike: one evaluation stands for them all.
+        let mut named = [0u64; 1024];
+        for r in &rules.rules {
+            r.when.mentioned_ports(&mut named);
+            if r.when.uses_cleartext() {
+                for (b, w) in named.iter_mut().zip(clear.iter()) {
+                    *b |= w;
+                }
+            }
+        }
+        let generic = (0..=u16::MAX).find(|&p| named[p as usize / 64] & (1 << (p % 64)) == 0);
+        let generic_mask = generic.map(|p| port_mask(Some(p)));
         let mut port_masks: Vec<u64> = Vec::new();
         let mut class_of: std::collections::HashMap<u64, u8> = Default::default();
         let mut port_class = Vec::with_capacity(1 << 16);
         let mut last = None;
         for p in 0..=u16::MAX {
-            let m = port_mask(Some(p));
+            let m = match generic_mask {
+                Some(g) if named[p as usize / 64] & (1 << (p % 64)) == 0 => g,
+                _ => port_mask(Some(p)),
+            };
             // Neighbouring ports almost always share a class: skip the map lookup then.
             let class = match last {
                 Some((lm, lc)) if lm == m => lc,
@@ -170,5 +185,116 @@ impl Prefilter {
             None => self.no_port,
         };
         m & (ports | if has_encryption { self.cleartext } else { 0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::rules::{Facts, RuleSet};
+    use crate::enrich::NO_SYM;
+
+    /// The filter may only drop rules that cannot match: for every combination of facts the
+    /// rules distinguish, every rule that matches is among the candidates.
+    #[test]
+    fn never_drops_a_matching_rule() {
+        let inv = crate::demo::inventory().unwrap();
+        let model = Model::build(&inv, None);
+        let extra = r#"
+schema = 1
+pack = "t"
+version = "1"
+[[rule]]
+id = "T-1"
+category = "c"
+severity = "low"
+title = "t"
+control = "x"
+scope = "all"
+[rule.match]
+direction = ["return", "ingress"]
+dst_port = ["1000-2000", 22]
+protocol = [17]
+[[rule]]
+id = "T-2"
+category = "c"
+severity = "low"
+title = "t"
+control = "x"
+[rule.match]
+direction = ["egress"]
+dst_port_not = [443]
+destination = ["aws-service"]
+dst_service_not = ["S3"]
+dst_region = ["other", "unknown"]
+resource_kind = ["notebook-instance"]
+"#;
+        let mut set = RuleSet::builtin();
+        set.add_text("extra.toml", extra).unwrap();
+        for scope in [Scope::Sagemaker, Scope::All] {
+            let rules = CompiledRules::compile(&set, &model, scope);
+            let pre = rules.prefilter.as_ref().expect("prefilter");
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            let mut next = |n: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % n
+            };
+            let ports = [
+                None,
+                Some(22),
+                Some(53),
+                Some(80),
+                Some(443),
+                Some(1500),
+                Some(853),
+                Some(40000),
+            ];
+            let mut matched = 0;
+            for _ in 0..200_000 {
+                let resource = match next(model.resources.len() as u64 + 1) as usize {
+                    r if r < model.resources.len() => r as u32,
+                    _ => crate::enrich::NONE,
+                };
+                let res = model.resources.get(resource as usize);
+                let svc = match next(model.services.len() as u64 + 1) {
+                    s if (s as usize) < model.services.len() => s as u16,
+                    _ => NO_SYM,
+                };
+                let f = Facts {
+                    dir: next(Dir::ALL.len() as u64) as u8,
+                    action: next(3) as u8,
+                    path: next(Path::ALL.len() as u64) as u8,
+                    class: next(DstClass::ALL.len() as u64) as u8,
+                    svc,
+                    region: next(RegionRel::ALL.len() as u64) as u8,
+                    dport: ports[next(ports.len() as u64) as usize],
+                    proto: [6, 17, 1][next(3) as usize],
+                    resource,
+                    isolation: res.and_then(|r| r.network_isolation),
+                    encryption: [None, Some(0), Some(1)][next(3) as usize],
+                };
+                let cand = pre.candidates(
+                    f.dir,
+                    f.action,
+                    f.path,
+                    f.class,
+                    f.region,
+                    f.svc,
+                    f.resource,
+                    f.dport,
+                    f.encryption.is_some(),
+                );
+                for (i, r) in rules.rules.iter().enumerate() {
+                    let in_scope = r.scope != Scope::Sagemaker || res.is_some_and(|x| x.sagemaker);
+                    if in_scope && r.when.matches(&f, &rules.cleartext_ports) {
+                        matched += 1;
+                        assert!(cand & (1 << i) != 0, "{} dropped for {f:?}", r.def.id);
+                    }
+                }
+            }
+            assert!(matched > 1000, "the facts exercise the rules ({matched})");
+        }
     }
 }

@@ -439,6 +439,15 @@ impl Compiled {
                 .is_none_or(|want| dport.is_some_and(|p| has_port(cleartext_ports, p)) == want)
     }
 
+    /// Adds every port its port conditions name to `bits`.
+    pub(crate) fn mentioned_ports(&self, bits: &mut [u64; 1024]) {
+        for set in self.ports.iter().chain(self.ports_not.iter()) {
+            for (b, w) in bits.iter_mut().zip(set.iter()) {
+                *b |= w;
+            }
+        }
+    }
+
     pub(crate) fn uses_cleartext(&self) -> bool {
         self.cleartext.is_some()
     }

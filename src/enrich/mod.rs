@@ -76,7 +76,8 @@ impl Default for EnrichConfig {
     }
 }
 
-/// Per-record enrichment of one batch.
+/// Per-record enrichment of one batch. Rows whose `dir` is `Unknown` or whose `src_eni` is
+/// `NONE` carry no other information (their other fields are stale).
 #[derive(Debug, Default)]
 pub struct Enriched {
     pub rows: usize,
@@ -96,16 +97,21 @@ pub struct Enriched {
 }
 
 impl Enriched {
+    /// Only `dir` and `src_eni` are reset for every row; the enricher writes the other fields
+    /// of every row whose direction it decides (the others keep values of earlier batches and
+    /// are never read).
     fn reset(&mut self, n: usize) {
         self.rows = n;
-        macro_rules! fill {
-            ($($f:ident = $v:expr),*) => { $( self.$f.clear(); self.$f.resize(n, $v); )* };
+        self.dir.clear();
+        self.dir.resize(n, Dir::Unknown as u8);
+        self.src_eni.clear();
+        self.src_eni.resize(n, NONE);
+        macro_rules! size {
+            ($($f:ident = $v:expr),*) => { $( if self.$f.len() < n { self.$f.resize(n, $v); } )* };
         }
-        fill!(
-            src_eni = NONE,
+        size!(
             observed_eni = NONE,
             resource = NONE,
-            dir = Dir::Unknown as u8,
             path = Path::Unknown as u8,
             dst_class = DstClass::Unknown as u8,
             src = NO_IP,
@@ -475,6 +481,12 @@ impl<'m> Enricher<'m> {
         o.src_eni[i] = src_eni;
         o.src[i] = eff_src;
         o.dst[i] = pdst;
+        o.resource[i] = NONE;
+        o.dst_class[i] = DstClass::Unknown as u8;
+        o.svc[i] = NO_SYM;
+        o.dst_region[i] = NO_SYM;
+        o.region_rel[i] = RegionRel::Unknown as u8;
+        o.path[i] = Path::Unknown as u8;
         if dir != Dir::Egress && (dir != Dir::Return || !self.classify_return) {
             return;
         }

@@ -38,6 +38,8 @@ impl<V: Clone> RangeMap<V> {
                 let (lo, hi) = (v4[b] as usize, v4[b + 1] as usize);
                 lo + self.starts[lo..hi].partition_point(|&s| s <= k)
             }
+            // A route table or a VPC's CIDRs: a few segments, faster scanned than searched.
+            _ if self.starts.len() <= 8 => self.starts.iter().filter(|&&s| s <= k).count(),
             _ => self.starts.partition_point(|&s| s <= k),
         };
         if idx == 0 {
