@@ -299,7 +299,7 @@ fn cli_rejects_invalid_rules_with_file_and_line() {
 #[test]
 fn unreadable_parquet_values_are_counted_skips_with_row_and_column() {
     use arrow_array::{ArrayRef, Int32Array, Int64Array, StringArray};
-    use arrow_schema::{DataType, Field, Schema};
+    use arrow_schema::{Field, Schema};
     use std::sync::Arc;
     let n = 40usize;
     let addr = |i: usize| match i {
