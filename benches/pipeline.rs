@@ -76,7 +76,20 @@ fn gz(text: &str) -> Vec<u8> {
 }
 
 fn decode_all(input: &Input) -> (Vec<RecordBatch>, FileStats) {
-    let opts = DecodeOptions::default();
+    decode_with(input, &DecodeOptions::default())
+}
+
+/// As `scan` decodes: only the fields the enricher and detector read are materialised.
+fn decode_scan(input: &Input) -> (Vec<RecordBatch>, FileStats) {
+    let opts = DecodeOptions {
+        projection: Some(egresswatch::scan::PROJECTION.to_vec()),
+        ..Default::default()
+    };
+    decode_with(input, &opts)
+}
+
+fn decode_with(input: &Input, opts: &DecodeOptions) -> (Vec<RecordBatch>, FileStats) {
+    let opts = opts.clone();
     let mut stats = FileStats::new(&opts);
     let mut batches = Vec::new();
     decode_input(input, &opts, &mut stats, &mut |b| batches.push(b)).unwrap();
@@ -140,6 +153,10 @@ fn benches(c: &mut Criterion) {
     g.bench_function("text_gz", |b| {
         b.iter(|| black_box(decode_all(&input)).1.records)
     });
+    assert_eq!(decode_scan(&input).1.records as usize, N);
+    g.bench_function("text_gz_scan_projection", |b| {
+        b.iter(|| black_box(decode_scan(&input)).1.records)
+    });
     let pq = Input::Memory {
         name: "bench.parquet".into(),
         data: Bytes::from(parquet_of(&text)),
@@ -148,6 +165,10 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(pq_len(&pq)));
     g.bench_function("parquet", |b| {
         b.iter(|| black_box(decode_all(&pq)).1.records)
+    });
+    assert_eq!(decode_scan(&pq).1.records as usize, N);
+    g.bench_function("parquet_scan_projection", |b| {
+        b.iter(|| black_box(decode_scan(&pq)).1.records)
     });
     g.finish();
 
@@ -174,6 +195,26 @@ fn benches(c: &mut Criterion) {
     // Every SageMaker internet flow matches internet-egress (and nothing else in this mix).
     assert_eq!(matches(&batches) as usize, internet_records);
     g.bench_function("enrich+rules", |b| b.iter(|| black_box(matches(&batches))));
+    // Rule evaluation alone, over batches enriched once.
+    let enriched: Vec<_> = {
+        let mut e = Enricher::new(&engine.model, &engine.enrich);
+        batches
+            .iter()
+            .map(|batch| {
+                e.enrich(batch);
+                e.out.clone()
+            })
+            .collect()
+    };
+    let rules_only = || {
+        let mut d = Detector::new(&engine.rules, DetectOptions::default());
+        for (batch, e) in batches.iter().zip(&enriched) {
+            d.observe(batch, e, &engine.model, 0);
+        }
+        d.matches
+    };
+    assert_eq!(rules_only() as usize, internet_records);
+    g.bench_function("rules", |b| b.iter(|| black_box(rules_only())));
     g.finish();
 
     let mut g = c.benchmark_group("pipeline");

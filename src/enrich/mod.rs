@@ -78,7 +78,7 @@ impl Default for EnrichConfig {
 
 /// Per-record enrichment of one batch. Rows whose `dir` is `Unknown` or whose `src_eni` is
 /// `NONE` carry no other information (their other fields are stale).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Enriched {
     pub rows: usize,
     /// ENI the traffic originated from (the workload, also for records seen on a NAT ENI).
