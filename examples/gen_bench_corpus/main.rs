@@ -34,7 +34,7 @@ use traffic::Tag;
 use world::{World, ACCT, REGION};
 
 /// Bump when the corpus changes, so scripts/bench.sh regenerates stale corpora.
-const GENERATOR_VERSION: &str = "gen_bench_corpus/4";
+const GENERATOR_VERSION: &str = "gen_bench_corpus/5";
 const DEFAULT_SEED: u64 = 0x2545_f491_4f6c_dd1d;
 /// 2026-11-20T09:00:00Z.
 const T_START: i64 = 1_795_165_200;
@@ -70,13 +70,31 @@ struct Plan {
     records: usize,
 }
 
+/// What the objects written so far add up to; one per thread, merged at the end (keeping
+/// anything per object would pin the heap between the per-object buffers).
 #[derive(Default)]
-struct Outcome {
-    index: usize,
+struct Totals {
+    objects: usize,
     bytes: [u64; 3],
     raw: [u64; 2],
     tags: [u64; traffic::TAGS.len()],
     expected: BTreeSet<(u16, u32)>,
+}
+
+fn add_into<const N: usize>(to: &mut [u64; N], from: [u64; N]) {
+    for (t, n) in to.iter_mut().zip(from) {
+        *t += n;
+    }
+}
+
+impl Totals {
+    fn add(&mut self, o: Totals) {
+        self.objects += o.objects;
+        add_into(&mut self.bytes, o.bytes);
+        add_into(&mut self.raw, o.raw);
+        add_into(&mut self.tags, o.tags);
+        self.expected.extend(o.expected);
+    }
 }
 
 fn object_paths(out: &Path, w: &World, p: &Plan, seed: u64) -> [PathBuf; 3] {
@@ -104,32 +122,51 @@ fn object_paths(out: &Path, w: &World, p: &Plan, seed: u64) -> [PathBuf; 3] {
     ]
 }
 
-fn run_object(
-    out: &Path,
-    w: &World,
-    plans: &[traffic::VpcPlan],
-    texts: &[write::EniText],
-    p: &Plan,
+/// Per-thread buffers reused from object to object: allocating a fresh set of multi-megabyte
+/// buffers per object makes glibc's heap grow with the corpus (freed, but never returned).
+#[derive(Default)]
+struct Scratch {
+    recs: Vec<traffic::Rec>,
+    text: Vec<u8>,
+}
+
+/// What every object is made from, shared read-only by the writer threads.
+struct Ctx<'a> {
+    out: &'a Path,
+    w: &'a World,
+    plans: &'a [traffic::VpcPlan],
+    texts: &'a [write::EniText],
     seed: u64,
-) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
+}
+
+fn run_object(
+    ctx: &Ctx<'_>,
+    p: &Plan,
+    scratch: &mut Scratch,
+    totals: &mut Totals,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let Ctx {
+        out,
+        w,
+        plans,
+        texts,
+        seed,
+    } = *ctx;
     let recs = traffic::object(
         w,
         &plans[p.vpc],
         Rng::new(seed, p.index as u64),
         p.t0,
         p.records,
+        std::mem::take(&mut scratch.recs),
     );
     if recs.len() != p.records {
         return Err(format!("generated {} records, planned {}", recs.len(), p.records).into());
     }
-    let mut o = Outcome {
-        index: p.index,
-        ..Outcome::default()
-    };
     for r in &recs {
-        o.tags[r.tag as usize] += 1;
+        totals.tags[r.tag as usize] += 1;
         if r.tag == Tag::SmInternet {
-            o.expected.insert((r.eni, r.pdst));
+            totals.expected.insert((r.eni, r.pdst));
         }
     }
     let paths = object_paths(out, w, p, seed);
@@ -138,12 +175,29 @@ fn run_object(
             std::fs::create_dir_all(d)?;
         }
     }
-    let (b2, r2) = write::write_text(&paths[0], write::V2_HEADER, &recs, texts, write::v2_line)?;
-    let (b5, r5) = write::write_text(&paths[1], write::V5_HEADER, &recs, texts, write::v5_line)?;
+    let buf = &mut scratch.text;
+    let (b2, r2) = write::write_text(
+        &paths[0],
+        write::V2_HEADER,
+        &recs,
+        texts,
+        write::v2_line,
+        buf,
+    )?;
+    let (b5, r5) = write::write_text(
+        &paths[1],
+        write::V5_HEADER,
+        &recs,
+        texts,
+        write::v5_line,
+        buf,
+    )?;
     let bp = write::write_parquet(&paths[2], &recs, texts)?;
-    o.bytes = [b2, b5, bp];
-    o.raw = [r2, r5];
-    Ok(o)
+    totals.objects += 1;
+    add_into(&mut totals.bytes, [b2, b5, bp]);
+    add_into(&mut totals.raw, [r2, r5]);
+    scratch.recs = recs;
+    Ok(())
 }
 
 fn ip(a: u32) -> String {
@@ -215,49 +269,48 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let plans = traffic::plans(&w);
     let texts = write::eni_texts(&w);
 
+    let ctx = Ctx {
+        out: &out,
+        w: &w,
+        plans: &plans,
+        texts: &texts,
+        seed,
+    };
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let results: Mutex<Totals> = Mutex::new(Totals::default());
     let failure: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|s| {
         for _ in 0..threads.min(objects.len().max(1)) {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = objects.get(k) else { break };
-                match run_object(&out, &w, &plans, &texts, p, seed) {
-                    Ok(o) => results.lock().unwrap_or_else(|e| e.into_inner()).push(o),
-                    Err(e) => {
+            s.spawn(|| {
+                let mut scratch = Scratch::default();
+                let mut totals = Totals::default();
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = objects.get(k) else { break };
+                    if let Err(e) = run_object(&ctx, p, &mut scratch, &mut totals) {
                         *failure.lock().unwrap_or_else(|e| e.into_inner()) =
                             Some(format!("object {}: {e}", p.index));
                         next.store(objects.len(), Ordering::Relaxed);
                         break;
                     }
                 }
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .add(totals);
             });
         }
     });
     if let Some(e) = failure.into_inner().unwrap_or(None) {
         return Err(e.into());
     }
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|o| o.index);
-
-    let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut tags = [0u64; traffic::TAGS.len()];
-    let (mut bytes, mut raw) = ([0u64; 3], [0u64; 2]);
-    for o in &results {
-        for &(e, d) in &o.expected {
-            expected.insert((w.enis[e as usize].id.clone(), ip(d)));
-        }
-        for (t, n) in tags.iter_mut().zip(o.tags) {
-            *t += n;
-        }
-        for (t, n) in bytes.iter_mut().zip(o.bytes) {
-            *t += n;
-        }
-        for (t, n) in raw.iter_mut().zip(o.raw) {
-            *t += n;
-        }
-    }
+    let totals = results.into_inner().unwrap_or_default();
+    let (tags, bytes, raw) = (totals.tags, totals.bytes, totals.raw);
+    let expected: BTreeSet<(String, String)> = totals
+        .expected
+        .iter()
+        .map(|&(e, d)| (w.enis[e as usize].id.clone(), ip(d)))
+        .collect();
     let mut f = std::io::BufWriter::new(std::fs::File::create(out.join("expected.tsv"))?);
     for (eni, dst) in &expected {
         writeln!(f, "{eni}\t{dst}")?;
@@ -301,12 +354,11 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let tag = |t: Tag| tags[t as usize];
     let matching =
         tag(Tag::SmInternet) + tag(Tag::SmReject) + tag(Tag::SmBypass) + tag(Tag::SmCrossRegion);
-    let count = |fmt: usize| results.iter().filter(|o| o.bytes[fmt] > 0).count();
     let manifest = serde_json::json!({
         "generator": GENERATOR_VERSION,
         "seed": seed,
         "records": records,
-        "objects": {"v2": count(0), "v5": count(1), "parquet": count(2)},
+        "objects": {"v2": totals.objects, "v5": totals.objects, "parquet": totals.objects},
         "bytes": {"v2_gz": bytes[0], "v5_gz": bytes[1], "parquet": bytes[2], "v2_raw": raw[0], "v5_raw": raw[1]},
         "start": T_START,
         "end": t_end,
@@ -328,7 +380,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     )?;
     eprintln!(
         "{records} records in {} objects per format under {} ({} ENIs, {} SageMaker; {} expected pairs; {:.2}% intended rule matches) in {:.1}s",
-        results.len(),
+        totals.objects,
         out.display(),
         w.enis.len(),
         sagemaker_enis,

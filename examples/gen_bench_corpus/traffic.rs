@@ -763,14 +763,23 @@ impl Gen<'_> {
     }
 }
 
-/// Generates one object's records: exactly `records` of them.
-pub fn object(w: &World, p: &VpcPlan, rng: Rng, t0: i64, records: usize) -> Vec<Rec> {
+/// Generates one object's records, exactly `records` of them, into `buf` (cleared first; the
+/// caller hands the same buffer back for every object, so memory does not churn).
+pub fn object(
+    w: &World,
+    p: &VpcPlan,
+    rng: Rng,
+    t0: i64,
+    records: usize,
+    mut buf: Vec<Rec>,
+) -> Vec<Rec> {
+    buf.clear();
     let mut g = Gen {
         w,
         p,
         rng,
         t0: t0 as u32,
-        out: Vec::with_capacity(records + 1024),
+        out: buf,
         pending: Vec::new(),
     };
     // Idle ENIs log one NODATA per interval; now and then an interval loses records (SKIPDATA).

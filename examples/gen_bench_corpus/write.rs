@@ -212,30 +212,32 @@ pub fn v5_line(buf: &mut Vec<u8>, r: &Rec, t: &EniText) {
     buf.push(b'\n');
 }
 
-/// Writes a gzip (level 6) text object; returns (compressed bytes, uncompressed bytes).
+/// Writes a gzip (level 6) text object through `buf` (reused); returns (compressed bytes,
+/// uncompressed bytes).
 pub fn write_text(
     path: &Path,
     header: &str,
     recs: &[Rec],
     texts: &[EniText],
     line: fn(&mut Vec<u8>, &Rec, &EniText),
+    buf: &mut Vec<u8>,
 ) -> std::io::Result<(u64, u64)> {
     let file = std::fs::File::create(path)?;
     let mut gz = GzEncoder::new(std::io::BufWriter::new(file), Compression::new(6));
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    buf.clear();
     buf.extend_from_slice(header.as_bytes());
     buf.push(b'\n');
     let mut raw = 0u64;
     for r in recs {
-        line(&mut buf, r, &texts[r.eni as usize]);
-        if buf.len() >= 1 << 20 {
+        line(buf, r, &texts[r.eni as usize]);
+        if buf.len() >= 1 << 18 {
             raw += buf.len() as u64;
-            gz.write_all(&buf)?;
+            gz.write_all(buf)?;
             buf.clear();
         }
     }
     raw += buf.len() as u64;
-    gz.write_all(&buf)?;
+    gz.write_all(buf)?;
     gz.finish()?.flush()?;
     Ok((std::fs::metadata(path)?.len(), raw))
 }
@@ -291,12 +293,43 @@ fn avro_schema() -> String {
     )
 }
 
+/// Rows per Arrow batch handed to the Parquet writer (all land in one row group): small batches
+/// keep every allocation small.
+const PARQUET_BATCH: usize = 8192;
+
 /// Writes one Parquet object (one row group); returns its size in bytes.
 pub fn write_parquet(
     path: &Path,
     recs: &[Rec],
     texts: &[EniText],
 ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    let schema = parquet_schema();
+    let props = WriterProperties::builder()
+        .set_compression(PqCompression::GZIP(GzipLevel::default()))
+        .set_created_by("egresswatch gen_bench_corpus (parquet-rs)".into())
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("writer.model.name".into(), "avro".to_string()),
+            KeyValue::new("parquet.avro.schema".into(), avro_schema()),
+        ]))
+        .build();
+    // An AWS object carries no Arrow schema in its footer; readers must not rely on one.
+    let opts = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    let mut w =
+        ArrowWriter::try_new_with_options(std::fs::File::create(path)?, schema.clone(), opts)?;
+    for chunk in recs.chunks(PARQUET_BATCH) {
+        w.write(&batch(&schema, chunk, texts)?)?;
+    }
+    w.close()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+fn batch(
+    schema: &Arc<Schema>,
+    recs: &[Rec],
+    texts: &[EniText],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let n = recs.len();
     let mut version = Int32Builder::with_capacity(n);
     let mut account = StringBuilder::with_capacity(n, n * 12);
@@ -365,22 +398,5 @@ pub fn write_parquet(
         Arc::new(act.finish()),
         Arc::new(st.finish()),
     ];
-    let schema = parquet_schema();
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    let props = WriterProperties::builder()
-        .set_compression(PqCompression::GZIP(GzipLevel::default()))
-        .set_created_by("egresswatch gen_bench_corpus (parquet-rs)".into())
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new("writer.model.name".into(), "avro".to_string()),
-            KeyValue::new("parquet.avro.schema".into(), avro_schema()),
-        ]))
-        .build();
-    // An AWS object carries no Arrow schema in its footer; readers must not rely on one.
-    let opts = ArrowWriterOptions::new()
-        .with_properties(props)
-        .with_skip_arrow_metadata(true);
-    let mut w = ArrowWriter::try_new_with_options(std::fs::File::create(path)?, schema, opts)?;
-    w.write(&batch)?;
-    w.close()?;
-    Ok(std::fs::metadata(path)?.len())
+    RecordBatch::try_new(schema.clone(), columns)
 }
