@@ -32,7 +32,7 @@ Records the peers do not use: the NAT gateway ENI's own legs (egresswatch attrib
 workload; on this corpus they only repeat pairs the workload's ENI logs). Only IPv4 destinations
 are handled (the corpus is IPv4).
 """
-import bisect, glob, ipaddress, json, os, sys, time
+import bisect, glob, gzip, ipaddress, json, os, sys, time
 
 engine, threads, fmt, corpus, rules_path, out_path = sys.argv[1:7]
 threads = int(threads)
@@ -125,7 +125,7 @@ V2_COLUMNS = [("version", "INTEGER"), ("account_id", "VARCHAR"), ("interface_id"
 
 def v5_columns():
     """The v5 layout, in its header's order, with AWS's types."""
-    with __import__("gzip").open(files[0], "rt") as f:
+    with gzip.open(files[0], "rt") as f:
         names = f.readline().split()
     ints = {"version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path"}
     bigs = {"packets", "bytes", "start", "end"}
