@@ -338,3 +338,48 @@ fn embedded_demo_files_are_exactly_the_sample_files() {
         );
     }
 }
+
+/// On a NAT gateway's ENI the default format shows a workload's packet addressed to the NAT
+/// itself: that record is the first leg of a flow the workload's own ENI logs with its real
+/// destination, so it raises nothing; a leg that names the real destination (v3+
+/// pkt-dstaddr) is attributed to the workload.
+#[test]
+fn nat_legs_addressed_to_the_nat_raise_nothing() {
+    let text = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+        2 eni-0f00000000000a001 10.20.2.41 10.20.0.10 40000 53 17 1 80 1795172580 1795172600 ACCEPT OK\n\
+        2 eni-0f00000000000a001 10.20.2.41 10.20.0.10 40001 80 6 1 80 1795172580 1795172600 ACCEPT OK\n";
+    let input = Input::Memory {
+        name: "nat.log".into(),
+        data: bytes::Bytes::from(text.to_string()),
+    };
+    let r = engine().scan(&[input], &ScanOptions::default());
+    assert_eq!(r.summary.records, 2);
+    assert!(
+        r.findings.is_empty(),
+        "{:?}",
+        r.findings.iter().map(|f| &f.category).collect::<Vec<_>>()
+    );
+    let text = "version interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+        3 eni-0f00000000000a001 10.20.2.41 10.20.0.10 10.20.2.41 192.0.2.53 40000 53 17 1 80 1795172580 1795172600 ACCEPT OK\n";
+    let input = Input::Memory {
+        name: "nat3.log".into(),
+        data: bytes::Bytes::from(text.to_string()),
+    };
+    let r = engine().scan(&[input], &ScanOptions::default());
+    let dns = find(
+        &r.findings,
+        "dns-egress",
+        "eni-0f00000000000b301",
+        "192.0.2.53",
+    );
+    assert_eq!(
+        dns.len(),
+        1,
+        "{:?}",
+        r.findings
+            .iter()
+            .map(|f| (&f.category, &f.eni, &f.dst_ip))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(dns[0].flows_seen_on_nat, 1);
+}

@@ -455,12 +455,15 @@ impl<'m> Enricher<'m> {
         };
 
         // A NAT gateway ENI sees the workload's packets on their way out: attribute them to the
-        // original source by address; the NAT's own legs are never egress of a workload.
+        // original source by address; the NAT's own legs are never egress of a workload. A
+        // record addressed to the NAT itself (the default format has no pkt-dstaddr) names no
+        // destination beyond the NAT: the workload's own record of that flow carries it.
         if let Some(nat) = info.filter(|e| e.kind == EniKind::NatGateway) {
-            let attributed = (nat.ips.binary_search(&psrc).is_err())
-                .then(|| m.addr.get(&(nat.vpc, psrc)).copied())
-                .flatten()
-                .filter(|&w| w != observed);
+            let attributed = (nat.ips.binary_search(&psrc).is_err()
+                && nat.ips.binary_search(&pdst).is_err())
+            .then(|| m.addr.get(&(nat.vpc, psrc)).copied())
+            .flatten()
+            .filter(|&w| w != observed);
             match attributed {
                 Some(w) => {
                     src_eni = w;
