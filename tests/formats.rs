@@ -182,10 +182,7 @@ fn ocsf_maps_the_finding() {
         .map(|e| e["data"]["line"].as_u64().unwrap())
         .collect();
     assert_eq!(lines, [2, 4, 5]);
-    assert_eq!(
-        v["evidences"][1]["file"]["path"],
-        f.evidence[0].file.as_str()
-    );
+    assert_eq!(v["evidences"][1]["file"]["path"], &*f.evidence[0].file);
     assert!(f.evidence[0]
         .file
         .ends_with(v["evidences"][1]["file"]["name"].as_str().unwrap()));

@@ -20,7 +20,8 @@ pub struct FindingResource {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
-    pub file: String,
+    /// Shared by every evidence entry of the same object (thousands of findings can cite it).
+    pub file: std::sync::Arc<str>,
     pub line: u64,
 }
 
@@ -125,6 +126,7 @@ pub fn build(
     model: &Model,
     files: &[String],
 ) -> Vec<Finding> {
+    let files: Vec<std::sync::Arc<str>> = files.iter().map(|f| f.as_str().into()).collect();
     let mut out: Vec<Finding> = merged
         .into_iter()
         .filter_map(|(k, a)| {
@@ -189,7 +191,7 @@ pub fn build(
                 .evidence
                 .iter()
                 .map(|&(f, line)| Evidence {
-                    file: files.get(f as usize).cloned().unwrap_or_default(),
+                    file: files.get(f as usize).cloned().unwrap_or_else(|| "".into()),
                     line,
                 })
                 .collect();
