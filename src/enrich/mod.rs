@@ -198,14 +198,14 @@ struct Cols<'a> {
     dst: IpView<'a>,
     psrc: IpView<'a>,
     pdst: IpView<'a>,
-    sport: &'a PrimitiveArray<UInt16Type>,
-    dport: &'a PrimitiveArray<UInt16Type>,
-    proto: &'a PrimitiveArray<UInt8Type>,
-    flags: &'a PrimitiveArray<UInt16Type>,
-    status: &'a PrimitiveArray<UInt8Type>,
-    fdir: &'a PrimitiveArray<UInt8Type>,
-    tpath: &'a PrimitiveArray<UInt8Type>,
-    start: &'a PrimitiveArray<Int64Type>,
+    sport: Prim<'a, UInt16Type>,
+    dport: Prim<'a, UInt16Type>,
+    proto: Prim<'a, UInt8Type>,
+    flags: Prim<'a, UInt16Type>,
+    status: Prim<'a, UInt8Type>,
+    fdir: Prim<'a, UInt8Type>,
+    tpath: Prim<'a, UInt8Type>,
+    start: Prim<'a, Int64Type>,
     region: DictView<'a>,
     dst_svc: DictView<'a>,
     next_hop: DictView<'a>,
@@ -219,8 +219,35 @@ fn ip_at(a: &FixedSizeBinaryArray, i: usize) -> Option<IpKey> {
     }
 }
 
-fn opt<T: arrow_array::ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
-    (!a.is_null(i)).then(|| a.value(i))
+/// A primitive column with its null shape decided once per batch (absent fields are all-null
+/// columns; present ones usually have no nulls).
+struct Prim<'a, T: arrow_array::ArrowPrimitiveType> {
+    array: &'a PrimitiveArray<T>,
+    values: &'a [T::Native],
+    dense: bool,
+    absent: bool,
+}
+
+impl<'a, T: arrow_array::ArrowPrimitiveType> Prim<'a, T> {
+    fn new(array: &'a PrimitiveArray<T>) -> Self {
+        Prim {
+            array,
+            values: array.values(),
+            dense: array.null_count() == 0,
+            absent: array.null_count() == array.len(),
+        }
+    }
+}
+
+#[inline(always)]
+fn opt<T: arrow_array::ArrowPrimitiveType>(a: &Prim<'_, T>, i: usize) -> Option<T::Native> {
+    if a.dense {
+        a.values.get(i).copied()
+    } else if a.absent {
+        None
+    } else {
+        (!a.array.is_null(i)).then(|| a.array.value(i))
+    }
 }
 
 fn str_at<'a>(a: &DictView<'a>, i: usize) -> Option<&'a str> {
@@ -372,14 +399,14 @@ impl<'m> Enricher<'m> {
             dst: IpView::new(dst),
             psrc: IpView::new(psrc),
             pdst: IpView::new(pdst),
-            sport,
-            dport,
-            proto,
-            flags,
-            status,
-            fdir,
-            tpath,
-            start,
+            sport: Prim::new(sport),
+            dport: Prim::new(dport),
+            proto: Prim::new(proto),
+            flags: Prim::new(flags),
+            status: Prim::new(status),
+            fdir: Prim::new(fdir),
+            tpath: Prim::new(tpath),
+            start: Prim::new(start),
             region,
             dst_svc,
             next_hop,
@@ -418,7 +445,7 @@ impl<'m> Enricher<'m> {
         else {
             return;
         };
-        if opt(c.status, i).is_some_and(|s| s != schema::STATUS_OK) {
+        if opt(&c.status, i).is_some_and(|s| s != schema::STATUS_OK) {
             return;
         }
         let m = self.model;
@@ -433,7 +460,7 @@ impl<'m> Enricher<'m> {
         let mut src_eni = observed;
         let mut eff_src = psrc;
         let mut forced_path = None;
-        let mut dir = match opt(c.fdir, i) {
+        let mut dir = match opt(&c.fdir, i) {
             Some(schema::DIR_EGRESS) => Dir::Egress,
             Some(schema::DIR_INGRESS) => Dir::Ingress,
             _ => match info.filter(|e| !e.ips.is_empty()) {
@@ -475,8 +502,9 @@ impl<'m> Enricher<'m> {
             }
         }
 
-        let proto = opt(c.proto, i).unwrap_or(0);
-        if dir == Dir::Egress && is_return(proto, opt(c.flags, i), opt(c.sport, i), opt(c.dport, i))
+        let proto = opt(&c.proto, i).unwrap_or(0);
+        if dir == Dir::Egress
+            && is_return(proto, opt(&c.flags, i), opt(&c.sport, i), opt(&c.dport, i))
         {
             dir = Dir::Return;
         }
@@ -501,7 +529,7 @@ impl<'m> Enricher<'m> {
                 [] => NONE,
                 [r] => *r,
                 many => {
-                    let t = opt(c.start, i).unwrap_or(0);
+                    let t = opt(&c.start, i).unwrap_or(0);
                     many.iter()
                         .copied()
                         .find(|&r| {
@@ -586,7 +614,7 @@ impl<'m> Enricher<'m> {
         let path = forced_path.unwrap_or_else(|| {
             decide_path(
                 str_at(&c.next_hop, i),
-                opt(c.tpath, i),
+                opt(&c.tpath, i),
                 class,
                 route,
                 pdst,

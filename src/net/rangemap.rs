@@ -13,8 +13,13 @@ pub struct RangeMap<V> {
     starts: Vec<IpKey>,
     ends: Vec<IpKey>,
     values: Vec<V>,
+    /// The segments clipped to the IPv4-mapped space, as `u32` bounds and value indices: IPv4
+    /// keys (nearly all of them) are searched with 32-bit compares.
+    v4_starts: Vec<u32>,
+    v4_ends: Vec<u32>,
+    v4_values: Vec<u32>,
     /// Optional index for IPv4 keys (see [`RangeMap::index_v4`]): entry `b` is the number of
-    /// segments starting at or before the first address of the /16 block `b`.
+    /// IPv4 segments starting at or before the first address of the /16 block `b`.
     v4: Option<Box<[u32]>>,
 }
 
@@ -24,6 +29,9 @@ impl<V> Default for RangeMap<V> {
             starts: Vec::new(),
             ends: Vec::new(),
             values: Vec::new(),
+            v4_starts: Vec::new(),
+            v4_ends: Vec::new(),
+            v4_values: Vec::new(),
             v4: None,
         }
     }
@@ -31,17 +39,10 @@ impl<V> Default for RangeMap<V> {
 
 impl<V: Clone> RangeMap<V> {
     pub fn get(&self, k: IpKey) -> Option<&V> {
-        let idx = match &self.v4 {
-            Some(v4) if crate::net::ip::is_v4(k) => {
-                // Only the segments that start inside this /16 need a search.
-                let b = (k as u32 >> 16) as usize;
-                let (lo, hi) = (v4[b] as usize, v4[b + 1] as usize);
-                lo + self.starts[lo..hi].partition_point(|&s| s <= k)
-            }
-            // A route table or a VPC's CIDRs: a few segments, faster scanned than searched.
-            _ if self.starts.len() <= 8 => self.starts.iter().filter(|&&s| s <= k).count(),
-            _ => self.starts.partition_point(|&s| s <= k),
-        };
+        if crate::net::ip::is_v4(k) {
+            return self.get_v4(k as u32);
+        }
+        let idx = self.starts.partition_point(|&s| s <= k);
         if idx == 0 {
             return None;
         }
@@ -49,21 +50,59 @@ impl<V: Clone> RangeMap<V> {
         (k <= self.ends[i]).then(|| &self.values[i])
     }
 
+    #[inline]
+    fn get_v4(&self, a: u32) -> Option<&V> {
+        let starts = &self.v4_starts;
+        let idx = match &self.v4 {
+            Some(v4) => {
+                // Only the segments that start inside this /16 need a search.
+                let b = (a >> 16) as usize;
+                let (lo, hi) = (v4[b] as usize, v4[b + 1] as usize);
+                lo + starts[lo..hi].partition_point(|&s| s <= a)
+            }
+            // A route table or a VPC's CIDRs: a few segments, faster counted than searched.
+            None if starts.len() <= 16 => starts.iter().filter(|&&s| s <= a).count(),
+            None => starts.partition_point(|&s| s <= a),
+        };
+        if idx == 0 {
+            return None;
+        }
+        let i = idx - 1;
+        (a <= self.v4_ends[i]).then(|| &self.values[self.v4_values[i] as usize])
+    }
+
+    /// Fills the IPv4 view of the segments.
+    fn with_v4(mut self) -> Self {
+        use crate::net::ip::from_v4;
+        let (lo, hi) = (from_v4(0), from_v4(u32::MAX));
+        self.v4_starts.clear();
+        self.v4_ends.clear();
+        self.v4_values.clear();
+        for i in 0..self.starts.len() {
+            let (s, e) = (self.starts[i].max(lo), self.ends[i].min(hi));
+            if s <= e {
+                self.v4_starts.push(s as u32);
+                self.v4_ends.push(e as u32);
+                self.v4_values.push(i as u32);
+            }
+        }
+        self
+    }
+
     /// Builds a /16 index over the IPv4 part of the map, so a lookup of an IPv4 key searches
     /// the few segments that start inside its /16 instead of the whole map (256 KiB; meant for
     /// large maps such as AWS's address ranges).
     pub fn index_v4(&mut self) {
-        use crate::net::ip::from_v4;
         // v4[b] = segments starting at or before the first address of block b; a key of block
         // b has its count in [v4[b], v4[b + 1]].
         let v4: Vec<u32> = (0..=(1u64 << 16))
             .map(|b| {
-                let first = if b == 1 << 16 {
-                    from_v4(u32::MAX) + 1
+                if b == 1 << 16 {
+                    self.v4_starts.len() as u32
                 } else {
-                    from_v4((b as u32) << 16)
-                };
-                self.starts.partition_point(|&s| s <= first) as u32
+                    let first = (b as u32) << 16;
+                    self.v4_starts.partition_point(|&s| s <= first) as u32
+                }
             })
             .collect();
         self.v4 = Some(v4.into_boxed_slice());
@@ -102,7 +141,7 @@ impl<V: Clone> RangeMap<V> {
             out.ends.push(e);
             out.values.push(v);
         }
-        out
+        out.with_v4()
     }
 
     pub fn contains(&self, k: IpKey) -> bool {
@@ -204,7 +243,7 @@ impl<V: Clone> RangeMapBuilder<V> {
             }
             cursor = top.1.checked_add(1);
         }
-        out
+        out.with_v4()
     }
 }
 
