@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName,
+};
 
 use crate::aws::{self, AwsError};
 use crate::decode::Input;
@@ -233,16 +236,39 @@ async fn heartbeat(
     heartbeat_loop(heartbeat_period(visibility), stop, || {
         let (sqs, queue, receipts) = (sqs.clone(), queue.clone(), receipts.clone());
         async move {
-            for r in &receipts {
-                if let Err(e) = sqs
-                    .change_message_visibility()
+            // One batch call per ten messages: extending them one by one made a slow queue
+            // endpoint stretch the round past the timeout, and another worker got the message.
+            for chunk in receipts.chunks(10) {
+                let entries: Vec<_> = chunk
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| {
+                        ChangeMessageVisibilityBatchRequestEntry::builder()
+                            .id(format!("h{i}"))
+                            .receipt_handle(r)
+                            .visibility_timeout(visibility)
+                            .build()
+                            .ok()
+                    })
+                    .collect();
+                match sqs
+                    .change_message_visibility_batch()
                     .queue_url(&queue)
-                    .receipt_handle(r)
-                    .visibility_timeout(visibility)
+                    .set_entries(Some(entries))
                     .send()
                     .await
                 {
-                    tracing::warn!("visibility heartbeat failed: {}", DisplayErrorContext(&e));
+                    Ok(r) => {
+                        for f in r.failed() {
+                            tracing::warn!(
+                                "visibility heartbeat failed for one message: {}",
+                                f.message().unwrap_or("")
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("visibility heartbeat failed: {}", DisplayErrorContext(&e))
+                    }
                 }
             }
             tracing::debug!(n = receipts.len(), "visibility extended");

@@ -572,7 +572,10 @@ async fn queue_with_objects(
     (url, n)
 }
 
-fn spawn_watch(m: &Moto, queue: &str, summary: &Path, out: &Path) -> Child {
+/// `visibility` in seconds: short where a test wants a killed worker's messages back quickly;
+/// long where it asserts exactly-once, which SQS only promises while no timeout expires (a loaded
+/// CI machine can stall the queue server for seconds).
+fn spawn_watch(m: &Moto, queue: &str, summary: &Path, out: &Path, visibility: &str) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
     c.args([
         "watch",
@@ -585,7 +588,7 @@ fn spawn_watch(m: &Moto, queue: &str, summary: &Path, out: &Path) -> Child {
         "--wait",
         "1",
         "--visibility",
-        "4",
+        visibility,
         "--idle-exit",
         "6s",
         "--summary-json",
@@ -616,7 +619,7 @@ fn three_workers_share_one_queue_exactly_once_and_survive_a_kill() {
                 dir.path().join(format!("s{i}.json")),
                 dir.path().join(format!("o{i}.jsonl")),
             );
-            (spawn_watch(&m, &queue, &s, &o), s, o)
+            (spawn_watch(&m, &queue, &s, &o, "60"), s, o)
         })
         .collect();
     let mut objects = 0;
@@ -643,6 +646,7 @@ fn three_workers_share_one_queue_exactly_once_and_survive_a_kill() {
         &queue,
         &dir.path().join("v.json"),
         &dir.path().join("v.jsonl"),
+        "4",
     );
     std::thread::sleep(Duration::from_millis(1500));
     victim.kill().unwrap(); // SIGKILL: no cleanup, no deletes
@@ -653,7 +657,7 @@ fn three_workers_share_one_queue_exactly_once_and_survive_a_kill() {
                 dir.path().join(format!("k{i}.json")),
                 dir.path().join(format!("k{i}.jsonl")),
             );
-            (spawn_watch(&m, &queue, &s, &o), s, o)
+            (spawn_watch(&m, &queue, &s, &o, "4"), s, o)
         })
         .collect();
     let mut evidence = BTreeSet::new();
