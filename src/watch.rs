@@ -226,6 +226,52 @@ where
     }
 }
 
+/// Extends the visibility of `receipts` to `visibility` seconds from now, ten messages per
+/// call (one call per message let a slow queue endpoint stretch a round past the timeout, and
+/// another worker got the message). Returns how many were extended; failures are logged.
+pub async fn extend_visibility(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    receipts: &[String],
+    visibility: i32,
+) -> u64 {
+    let mut extended = 0;
+    for chunk in receipts.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(format!("h{i}"))
+                    .receipt_handle(r)
+                    .visibility_timeout(visibility)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        match sqs
+            .change_message_visibility_batch()
+            .queue_url(queue)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(r) => {
+                extended += r.successful().len() as u64;
+                for f in r.failed() {
+                    tracing::warn!(
+                        entry = f.id(),
+                        "visibility heartbeat failed for one message: {}",
+                        f.message().unwrap_or("")
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("visibility heartbeat failed: {}", DisplayErrorContext(&e)),
+        }
+    }
+    extended
+}
+
 async fn heartbeat(
     sqs: aws_sdk_sqs::Client,
     queue: String,
@@ -233,46 +279,9 @@ async fn heartbeat(
     visibility: i32,
     stop: Arc<AtomicBool>,
 ) {
-    heartbeat_loop(heartbeat_period(visibility), stop, || {
-        let (sqs, queue, receipts) = (sqs.clone(), queue.clone(), receipts.clone());
-        async move {
-            // One batch call per ten messages: extending them one by one made a slow queue
-            // endpoint stretch the round past the timeout, and another worker got the message.
-            for chunk in receipts.chunks(10) {
-                let entries: Vec<_> = chunk
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, r)| {
-                        ChangeMessageVisibilityBatchRequestEntry::builder()
-                            .id(format!("h{i}"))
-                            .receipt_handle(r)
-                            .visibility_timeout(visibility)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
-                match sqs
-                    .change_message_visibility_batch()
-                    .queue_url(&queue)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                {
-                    Ok(r) => {
-                        for f in r.failed() {
-                            tracing::warn!(
-                                "visibility heartbeat failed for one message: {}",
-                                f.message().unwrap_or("")
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!("visibility heartbeat failed: {}", DisplayErrorContext(&e))
-                    }
-                }
-            }
-            tracing::debug!(n = receipts.len(), "visibility extended");
-        }
+    heartbeat_loop(heartbeat_period(visibility), stop, || async {
+        let n = extend_visibility(&sqs, &queue, &receipts, visibility).await;
+        tracing::debug!(n, of = receipts.len(), "visibility extended");
     })
     .await
 }

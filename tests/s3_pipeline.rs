@@ -1065,3 +1065,65 @@ fn replay_retries_503_slowdown_with_backoff() {
         "every object read despite the 503s"
     );
 }
+
+#[test]
+fn heartbeat_keeps_more_than_ten_messages_hidden_past_their_timeout() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (_, sqs) = rt.block_on(clients(&m.url));
+    rt.block_on(async {
+        let queue = sqs
+            .create_queue()
+            .queue_name("heartbeat")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        for i in 0..12 {
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body(format!("m{i}"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let mut receipts = Vec::new();
+        while receipts.len() < 12 {
+            let r = sqs
+                .receive_message()
+                .queue_url(&queue)
+                .max_number_of_messages(10)
+                .visibility_timeout(2)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                !r.messages().is_empty(),
+                "all 12 received before any timeout"
+            );
+            receipts.extend(
+                r.messages()
+                    .iter()
+                    .filter_map(|m| m.receipt_handle().map(str::to_string)),
+            );
+        }
+        // Two chunks (10 + 2): every message is extended.
+        let n = egresswatch::watch::extend_visibility(&sqs, &queue, &receipts, 60).await;
+        assert_eq!(n, 12);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let again = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            again.messages().is_empty(),
+            "{} messages came back after their 2 s timeout despite the extension",
+            again.messages().len()
+        );
+    });
+}
