@@ -10,14 +10,15 @@ n="${BENCH_RECORDS:-5000000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 target="$CARGO_TARGET_DIR"
 dir="${BENCH_DIR:-$target/bench-corpus-$n}"
-cargo build --release --locked --bin egresswatch --example gen_bench_corpus --example inflate_floor
+cargo build --release --locked --bin egresswatch --example gen_bench_corpus --example inflate_floor \
+  --example parquet_floor
 # The target folder may be shared with other worktrees building the same binaries: measure
 # private copies of what this checkout just built.
 mkdir -p "$target"
 bin="$(mktemp -d "$target/bench-bin.XXXXXX")"
 trap 'rm -rf "$bin"' EXIT
 cp "$target/release/egresswatch" "$target/release/examples/gen_bench_corpus" \
-  "$target/release/examples/inflate_floor" "$bin/"
+  "$target/release/examples/inflate_floor" "$target/release/examples/parquet_floor" "$bin/"
 
 # Regenerate when the corpus is missing, for another N, or from another generator version.
 version="$("$bin/gen_bench_corpus" --version)"

@@ -112,8 +112,8 @@ struct Avx2;
 impl Classify for Avx2 {
     #[inline(always)]
     fn masks(block: &[u8; 64]) -> Masks {
-        // SAFETY: only used inside `Index::build_avx2`, compiled with AVX2 and called once the
-        // CPU was checked.
+        // SAFETY: only used inside `Index::build_avx2`, compiled with the features
+        // `split::avx2` checks, and called once the CPU was checked.
         unsafe { super::split::masks_avx2(block) }
     }
 }
@@ -151,14 +151,14 @@ impl Index {
         assert!(buf.len() >= end + PAD && n > 0);
         #[cfg(target_arch = "x86_64")]
         if super::split::avx2() {
-            // SAFETY: the CPU has AVX2.
+            // SAFETY: the CPU has AVX2, BMI1, BMI2, POPCNT and LZCNT.
             return unsafe { self.build_avx2(buf, start, end, n, max_len, max_lines, rule) };
         }
         self.build_with::<Baseline>(buf, start, end, n, max_len, max_lines, rule)
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn build_avx2(
         &mut self,
@@ -437,32 +437,33 @@ fn pass_impl<C: Cell>(c: &mut Prim<C::Out>, ix: &Index, k: usize, buf: &[u8], ba
     c.set_nulls(&nulls);
 }
 
-/// Validates field `k` of every fast line without storing it.
+/// Validates field `k` of every fast line without storing it. One loop per kind, so the
+/// validity test inlines into it (a function pointer per token cost more than the test).
 #[inline(never)]
 fn check_pass(kind: Kind, k: usize, buf: &[u8], ix: &Index, bad: &mut [bool]) {
-    fn ok<C: Cell>(buf: &[u8], s: usize, len: usize) -> bool {
-        C::parse(buf, s, len).is_ok()
-    }
-    let valid: fn(&[u8], usize, usize) -> bool = match kind {
-        Kind::I32 => ok::<I32Cell>,
-        Kind::I64 => ok::<I64Cell>,
-        Kind::U8 => ok::<U8Cell>,
-        Kind::U16 => ok::<U16Cell>,
-        Kind::Ip => ok::<IpCell>,
-        Kind::Action | Kind::LogStatus | Kind::Direction => match kind {
-            Kind::Action => |b, s, l| dash(b, s, l) || enum_code(Kind::Action, b, s, l).is_some(),
-            Kind::LogStatus => {
-                |b, s, l| dash(b, s, l) || enum_code(Kind::LogStatus, b, s, l).is_some()
+    fn cells<C: Cell>(k: usize, buf: &[u8], ix: &Index, bad: &mut [bool]) {
+        ix.each(k, |m, s, len| {
+            if C::parse(buf, s, len).is_err() {
+                bad[m] = true;
             }
-            _ => |b, s, l| dash(b, s, l) || enum_code(Kind::Direction, b, s, l).is_some(),
-        },
-        Kind::Str => return,
-    };
-    ix.each(k, |m, s, len| {
-        if !valid(buf, s, len) {
-            bad[m] = true;
-        }
-    });
+        });
+    }
+    fn codes(kind: Kind, k: usize, buf: &[u8], ix: &Index, bad: &mut [bool]) {
+        ix.each(k, |m, s, len| {
+            if enum_code(kind, buf, s, len).is_none() && !dash(buf, s, len) {
+                bad[m] = true;
+            }
+        });
+    }
+    match kind {
+        Kind::I32 => cells::<I32Cell>(k, buf, ix, bad),
+        Kind::I64 => cells::<I64Cell>(k, buf, ix, bad),
+        Kind::U8 => cells::<U8Cell>(k, buf, ix, bad),
+        Kind::U16 => cells::<U16Cell>(k, buf, ix, bad),
+        Kind::Ip => cells::<IpCell>(k, buf, ix, bad),
+        Kind::Action | Kind::LogStatus | Kind::Direction => codes(kind, k, buf, ix, bad),
+        Kind::Str => {}
+    }
 }
 
 /// An integer token as the reference parser reads it, for the rare shapes the word-at-a-time

@@ -239,30 +239,65 @@ fn dash_as_null(d: DictionaryArray<Int32Type>) -> DictionaryArray<Int32Type> {
     DictionaryArray::try_new(keys, d.values().clone()).unwrap_or(d)
 }
 
+/// What a dictionary entry holds after parsing.
+const ENTRY_VALUE: u8 = 0;
+const ENTRY_NULL: u8 = 1;
+const ENTRY_BAD: u8 = 2;
+/// A key past the dictionary's end (never written by a conforming reader).
+const KEY_OUT_OF_RANGE: u8 = 4;
+
 /// Parsed distinct values of one dictionary column, kept while batches share the dictionary
-/// (arrow-rs hands every batch of a column chunk the chunk's whole dictionary).
-#[derive(Default)]
+/// (arrow-rs hands every batch of a column chunk the chunk's whole dictionary). Values and
+/// entry states are dense arrays so the per-row gather is two loads.
 struct ParsedDict<T> {
     id: (usize, usize, usize),
-    parsed: Vec<Result<Option<T>, BadValue>>,
+    vals: Vec<T>,
+    state: Vec<u8>,
+    why: Vec<Option<BadValue>>,
 }
 
-impl<T: Copy> ParsedDict<T> {
-    fn get(
-        &mut self,
-        values: &StringArray,
-        parse: impl Fn(&[u8]) -> Result<Option<T>, BadValue>,
-    ) -> &[Result<Option<T>, BadValue>] {
+impl<T> Default for ParsedDict<T> {
+    fn default() -> Self {
+        ParsedDict {
+            id: (0, 0, 0),
+            vals: Vec::new(),
+            state: Vec::new(),
+            why: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy + Default> ParsedDict<T> {
+    /// Parses each distinct value of `values` once (null entries and `-` are nulls), unless
+    /// this is the dictionary parsed last time.
+    fn load(&mut self, values: &StringArray, parse: impl Fn(&[u8]) -> Result<Option<T>, BadValue>) {
         let id = (
             values.values().as_ptr() as usize,
             values.value_offsets().as_ptr() as usize,
             values.len(),
         );
-        if self.id != id || self.parsed.len() != values.len() {
-            self.parsed = per_value(values, parse);
-            self.id = id;
+        if self.id == id && self.vals.len() == values.len() {
+            return;
         }
-        &self.parsed
+        self.id = id;
+        self.vals.clear();
+        self.state.clear();
+        self.why.clear();
+        for k in 0..values.len() {
+            let parsed = if values.is_null(k) {
+                Ok(None)
+            } else {
+                parse(values.value(k).as_bytes())
+            };
+            let (v, st, why) = match parsed {
+                Ok(Some(v)) => (v, ENTRY_VALUE, None),
+                Ok(None) => (T::default(), ENTRY_NULL, None),
+                Err(why) => (T::default(), ENTRY_BAD, Some(why)),
+            };
+            self.vals.push(v);
+            self.state.push(st);
+            self.why.push(why);
+        }
     }
 }
 
@@ -273,54 +308,58 @@ struct Dicts {
     codes: Vec<ParsedDict<u8>>,
 }
 
-/// Parses each distinct value of a dictionary column once; `None` entries are nulls (`-`),
-/// `Err` values unreadable.
-fn per_value<T: Copy>(
-    values: &StringArray,
-    parse: impl Fn(&[u8]) -> Result<Option<T>, BadValue>,
-) -> Vec<Result<Option<T>, BadValue>> {
-    (0..values.len())
-        .map(|k| {
-            if values.is_null(k) {
-                Ok(None)
-            } else {
-                parse(values.value(k).as_bytes())
-            }
-        })
-        .collect()
-}
-
-/// Gathers per-row values of a dictionary column from its parsed distinct values.
+/// Gathers per-row values of a dictionary column from its parsed distinct values. The common
+/// batch (every key valid, no null or unreadable entry used) is one pass of two loads per row;
+/// any other batch takes a second pass for validity and skips.
 fn gather<T: arrow_buffer::ArrowNativeType>(
     d: &DictionaryArray<Int32Type>,
-    parsed: &[Result<Option<T>, BadValue>],
+    pd: &ParsedDict<T>,
     bad: &mut Bad<'_>,
 ) -> (Vec<T>, Option<NullBuffer>) {
     let keys = d.keys();
-    let mut values = Vec::with_capacity(keys.len());
+    let (vals, state) = (&pd.vals[..], &pd.state[..]);
+    let mut flags = 0u8;
+    let mut values: Vec<T> = keys
+        .values()
+        .iter()
+        .map(|&k| match (vals.get(k as usize), state.get(k as usize)) {
+            (Some(&v), Some(&st)) => {
+                flags |= st;
+                v
+            }
+            _ => {
+                flags |= KEY_OUT_OF_RANGE;
+                T::default()
+            }
+        })
+        .collect();
+    if flags == ENTRY_VALUE {
+        // Only the keys' own nulls (NODATA rows, for example): their bitmap is the column's.
+        return (values, keys.nulls().filter(|n| n.null_count() > 0).cloned());
+    }
     let mut valid = Vec::with_capacity(keys.len());
-    let mut any_null = false;
-    for r in 0..keys.len() {
-        let v = if keys.is_null(r) {
-            None
-        } else {
-            match parsed.get(keys.value(r) as usize) {
-                Some(Ok(v)) => *v,
-                Some(Err(why)) => {
-                    bad.mark(r, *why);
-                    None
+    for (r, slot) in values.iter_mut().enumerate() {
+        let ok = !keys.is_null(r) && {
+            let k = keys.value(r) as usize;
+            match state.get(k) {
+                Some(&ENTRY_VALUE) => true,
+                Some(&ENTRY_NULL) => false,
+                Some(_) => {
+                    bad.mark(r, pd.why[k].unwrap_or(BadValue::Integer));
+                    false
                 }
                 None => {
                     bad.mark(r, BadValue::Integer);
-                    None
+                    false
                 }
             }
         };
-        any_null |= v.is_none();
-        valid.push(v.is_some());
-        values.push(v.unwrap_or_default());
+        if !ok {
+            *slot = T::default();
+        }
+        valid.push(ok);
     }
-    let nulls = any_null.then(|| NullBuffer::from(valid));
+    let nulls = valid.contains(&false).then(|| NullBuffer::from(valid));
     (values, nulls)
 }
 
@@ -367,7 +406,17 @@ fn fast_column(f: F, a: &dyn Array, bad: &mut Bad<'_>, dicts: &mut Dicts) -> Opt
             if dicts.ips.len() <= f.index() {
                 dicts.ips.resize_with(f.index() + 1, Default::default);
             }
-            let parsed = dicts.ips[f.index()].get(d.values().as_string::<i32>(), |b| {
+            let parsed = &mut dicts.ips[f.index()];
+            parsed.load(d.values().as_string::<i32>(), |b| {
+                // Dotted quads by the text path's word parser (it reads past the token, so
+                // from a padded copy); anything else by the general parser.
+                if b.len() <= 15 {
+                    let mut pad = [0u8; 32];
+                    pad[..b.len()].copy_from_slice(b);
+                    if let Some(v4) = super::token::ipv4(&pad, 0, b.len()) {
+                        return Ok(Some(ip_cell(crate::net::ip::from_v4(v4))));
+                    }
+                }
                 match values::parse(kind, b, 0) {
                     Ok(Val::Ip(k)) => Ok(Some(ip_cell(k))),
                     Ok(_) => Ok(None),
@@ -385,14 +434,14 @@ fn fast_column(f: F, a: &dyn Array, bad: &mut Bad<'_>, dicts: &mut Dicts) -> Opt
             if dicts.codes.len() <= f.index() {
                 dicts.codes.resize_with(f.index() + 1, Default::default);
             }
-            let parsed =
-                dicts.codes[f.index()].get(d.values().as_string::<i32>(), |b| match values::parse(
-                    kind, b, 0,
-                ) {
+            let parsed = &mut dicts.codes[f.index()];
+            parsed.load(d.values().as_string::<i32>(), |b| {
+                match values::parse(kind, b, 0) {
                     Ok(Val::Int(v)) => Ok(Some(v as u8)),
                     Ok(_) => Ok(None),
                     Err(why) => Err(why),
-                });
+                }
+            });
             let (values, nulls) = gather(&d, parsed, bad);
             Some(Arc::new(PrimitiveArray::<UInt8Type>::new(
                 ScalarBuffer::from(values),
@@ -631,4 +680,146 @@ pub fn decode<T: ChunkReader + 'static>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dict(keys: &[Option<i32>], values: &[&str]) -> DictionaryArray<Int32Type> {
+        let keys: PrimitiveArray<Int32Type> = keys.iter().copied().collect();
+        DictionaryArray::try_new(keys, Arc::new(StringArray::from(values.to_vec()))).unwrap()
+    }
+
+    fn parsed(values: &[&str]) -> ParsedDict<i128> {
+        let mut pd = ParsedDict::default();
+        pd.load(
+            &StringArray::from(values.to_vec()),
+            |b| match values::parse(Kind::Ip, b, 0) {
+                Ok(Val::Ip(k)) => Ok(Some(ip_cell(k))),
+                Ok(_) => Ok(None),
+                Err(why) => Err(why),
+            },
+        );
+        pd
+    }
+
+    fn run(keys: &[Option<i32>], values: &[&str]) -> (Vec<i128>, Vec<bool>, Vec<bool>) {
+        let d = dict(keys, values);
+        let pd = parsed(values);
+        let mut rows = vec![false; keys.len()];
+        let mut reason = vec![None; keys.len()];
+        let mut bad = Bad {
+            rows: &mut rows,
+            reason: &mut reason,
+            f: F::SrcAddr,
+        };
+        let (vals, nulls) = gather(&d, &pd, &mut bad);
+        let valid = (0..keys.len())
+            .map(|r| nulls.as_ref().is_none_or(|n| n.is_valid(r)))
+            .collect();
+        (vals, valid, rows)
+    }
+
+    fn ip(s: &str) -> i128 {
+        match values::parse(Kind::Ip, s.as_bytes(), 0) {
+            Ok(Val::Ip(k)) => ip_cell(k),
+            _ => panic!("{s} is not an address"),
+        }
+    }
+
+    #[test]
+    fn gather_without_nulls_has_no_bitmap_and_every_value() {
+        let values = ["10.0.0.1", "2001:db8::1"];
+        let d = dict(&[Some(1), Some(0), Some(1)], &values);
+        let pd = parsed(&values);
+        let (mut rows, mut reason) = (vec![false; 3], vec![None; 3]);
+        let (vals, nulls) = gather(
+            &d,
+            &pd,
+            &mut Bad {
+                rows: &mut rows,
+                reason: &mut reason,
+                f: F::SrcAddr,
+            },
+        );
+        assert!(nulls.is_none());
+        assert_eq!(vals, [ip("2001:db8::1"), ip("10.0.0.1"), ip("2001:db8::1")]);
+        assert_eq!(rows, [false; 3]);
+    }
+
+    #[test]
+    fn gather_keeps_key_nulls_and_dash_entries_as_nulls() {
+        let (vals, valid, bad) = run(&[Some(0), None, Some(1), Some(0)], &["10.0.0.1", "-"]);
+        assert_eq!(valid, [true, false, false, true]);
+        assert_eq!(bad, [false; 4]);
+        assert_eq!((vals[0], vals[3]), (ip("10.0.0.1"), ip("10.0.0.1")));
+        // Only key nulls, no null entry used: the keys' bitmap is the column's.
+        let (_, valid, bad) = run(&[None, Some(0)], &["10.0.0.1", "-"]);
+        assert_eq!((valid, bad), (vec![false, true], vec![false, false]));
+    }
+
+    #[test]
+    fn gather_marks_rows_of_unreadable_entries_and_stray_keys_bad() {
+        let (vals, valid, bad) = run(&[Some(0), Some(1), None], &["10.0.0.1", "10.0.0.999"]);
+        assert_eq!(bad, [false, true, false]);
+        assert_eq!(valid, [true, false, false]);
+        assert_eq!(vals[1], 0);
+        // Parsed entries that do not cover a key (arrow validates keys, so only a stale
+        // cache could do this): the row is refused, not read out of bounds.
+        let d = dict(&[Some(0), Some(2)], &["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        let pd = parsed(&["10.0.0.1"]);
+        let (mut rows, mut reason) = (vec![false; 2], vec![None; 2]);
+        let (vals, nulls) = gather(
+            &d,
+            &pd,
+            &mut Bad {
+                rows: &mut rows,
+                reason: &mut reason,
+                f: F::SrcAddr,
+            },
+        );
+        assert_eq!(rows, [false, true]);
+        assert_eq!(vals, [ip("10.0.0.1"), 0]);
+        assert!(nulls.is_some_and(|n| n.is_valid(0) && n.is_null(1)));
+    }
+
+    #[test]
+    fn dictionary_dotted_quads_parse_as_the_general_parser_does() {
+        let values = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.256",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "::ffff:1.2.3.4",
+        ];
+        let pd = parsed(&values);
+        let mut dicts = Dicts::default();
+        let d = dict(
+            &(0..values.len() as i32).map(Some).collect::<Vec<_>>(),
+            &values,
+        );
+        let (mut rows, mut reason) = (vec![false; values.len()], vec![None; values.len()]);
+        let got = fast_column(
+            F::SrcAddr,
+            &d,
+            &mut Bad {
+                rows: &mut rows,
+                reason: &mut reason,
+                f: F::SrcAddr,
+            },
+            &mut dicts,
+        )
+        .unwrap();
+        let got = got.as_fixed_size_binary();
+        for (k, v) in values.iter().enumerate() {
+            let want_bad = pd.state[k] == ENTRY_BAD;
+            assert_eq!(rows[k], want_bad, "{v}");
+            if !want_bad {
+                assert_eq!(got.value(k), pd.vals[k].to_ne_bytes(), "{v}");
+            }
+        }
+    }
 }

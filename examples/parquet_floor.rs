@@ -1,0 +1,132 @@
+//! The Parquet floor: arrow-rs reading, into Arrow arrays and nothing more, exactly the columns
+//! `egresswatch scan` reads (its projection), string columns as dictionaries as egresswatch asks
+//! for them. Whatever egresswatch does beyond this (conversion, enrichment, detection, output) is
+//! the gap to this floor. AWS compresses Parquet pages with GZIP, so most of the floor is inflate.
+//! `cargo run --release --example parquet_floor -- [--threads N] PATH...`
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema};
+use egresswatch::schema::F;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::ProjectionMask;
+
+fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+    if p.is_dir() {
+        if let Ok(rd) = std::fs::read_dir(p) {
+            for e in rd.flatten() {
+                walk(&e.path(), out);
+            }
+        }
+    } else if p.extension().is_some_and(|x| x == "parquet") {
+        out.push(p.to_path_buf());
+    }
+}
+
+fn projected(name: &str) -> bool {
+    F::lookup(name.as_bytes()).is_some_and(|f| egresswatch::scan::PROJECTION.contains(&f))
+}
+
+/// Rows and projected columns of one file.
+fn read(path: &Path) -> Result<(u64, usize), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let plain =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| e.to_string())?;
+    let hinted: Vec<Field> = plain
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 if projected(f.name()) => Field::new(
+                f.name(),
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                f.is_nullable(),
+            ),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let meta = ArrowReaderMetadata::try_new(
+        plain.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(hinted))),
+    )
+    .map_err(|e| e.to_string())?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| projected(f.name()))
+        .map(|(i, _)| i)
+        .collect();
+    let ncols = roots.len();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut rows = 0u64;
+    for batch in reader {
+        rows += batch.map_err(|e| e.to_string())?.num_rows() as u64;
+    }
+    Ok((rows, ncols))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut threads = 1usize;
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--threads" {
+            threads = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(1);
+            i += 2;
+            continue;
+        }
+        walk(Path::new(&args[i]), &mut files);
+        i += 1;
+    }
+    files.sort();
+    let next = AtomicUsize::new(0);
+    let started = std::time::Instant::now();
+    let totals: Vec<(u64, usize, u64)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut rows, mut cols, mut failed) = (0u64, 0usize, 0u64);
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(f) = files.get(k) else { break };
+                        match read(f) {
+                            Ok((r, c)) => {
+                                rows += r;
+                                cols = cols.max(c);
+                            }
+                            Err(e) => {
+                                eprintln!("{}: {e}", f.display());
+                                failed += 1;
+                            }
+                        }
+                    }
+                    (rows, cols, failed)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or((0, 0, 1)))
+            .collect()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let rows: u64 = totals.iter().map(|t| t.0).sum();
+    let cols = totals.iter().map(|t| t.1).max().unwrap_or(0);
+    let failed: u64 = totals.iter().map(|t| t.2).sum();
+    println!(
+        "{{\"files\":{},\"rows\":{rows},\"columns\":{cols},\"failed\":{failed},\"seconds\":{secs:.3}}}",
+        files.len()
+    );
+}
