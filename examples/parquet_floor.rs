@@ -1,14 +1,15 @@
 //! The Parquet floor: arrow-rs reading, into Arrow arrays and nothing more, exactly the columns
-//! `egresswatch scan` reads (its projection), string columns as dictionaries as egresswatch asks
-//! for them. Whatever egresswatch does beyond this (conversion, enrichment, detection, output) is
-//! the gap to this floor. AWS compresses Parquet pages with GZIP, so most of the floor is inflate.
+//! `egresswatch scan` reads (its projection), with the schema hint the decoder reads with
+//! (flow-log strings as dictionaries). Whatever egresswatch does beyond this (conversion,
+//! enrichment, detection, output) is the gap to this floor. AWS compresses Parquet pages with
+//! GZIP, so most of the floor is inflate.
 //! `cargo run --release --example parquet_floor -- [--threads N] PATH...`
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, Schema};
+use egresswatch::decode::parquet::dictionary_hint;
 use egresswatch::schema::F;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -36,22 +37,9 @@ fn read(path: &Path) -> Result<(u64, usize), String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let plain =
         ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| e.to_string())?;
-    let hinted: Vec<Field> = plain
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 if projected(f.name()) => Field::new(
-                f.name(),
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                f.is_nullable(),
-            ),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
     let meta = ArrowReaderMetadata::try_new(
         plain.metadata().clone(),
-        ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(hinted))),
+        ArrowReaderOptions::new().with_schema(Arc::new(dictionary_hint(plain.schema()))),
     )
     .map_err(|e| e.to_string())?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);

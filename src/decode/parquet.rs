@@ -523,8 +523,9 @@ fn general_column(
 }
 
 /// The schema to read with: string columns of flow-log fields as dictionaries, so Parquet's
-/// dictionary encoding survives into Arrow.
-fn dictionary_hint(schema: &Schema) -> Schema {
+/// dictionary encoding survives into Arrow. (Public for the benchmark's Parquet floor, which
+/// must read exactly as the decoder does.)
+pub fn dictionary_hint(schema: &Schema) -> Schema {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
