@@ -5,8 +5,7 @@
 //! GZIP, so most of the floor is inflate.
 //! `cargo run --release --example parquet_floor -- [--threads N] PATH...`
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 
 use egresswatch::decode::parquet::dictionary_hint;
@@ -16,17 +15,8 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 
-fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-    if p.is_dir() {
-        if let Ok(rd) = std::fs::read_dir(p) {
-            for e in rd.flatten() {
-                walk(&e.path(), out);
-            }
-        }
-    } else if p.extension().is_some_and(|x| x == "parquet") {
-        out.push(p.to_path_buf());
-    }
-}
+#[path = "common/floor.rs"]
+mod floor;
 
 fn projected(name: &str) -> bool {
     F::lookup(name.as_bytes()).is_some_and(|f| egresswatch::scan::PROJECTION.contains(&f))
@@ -66,50 +56,23 @@ fn read(path: &Path) -> Result<(u64, usize), String> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut threads = 1usize;
-    let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "--threads" {
-            threads = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(1);
-            i += 2;
-            continue;
+    let (threads, files) = floor::args("parquet");
+    let (totals, secs) = floor::run(&files, threads, |next| {
+        let (mut rows, mut cols, mut failed) = (0u64, 0usize, 0u64);
+        while let Some(f) = next() {
+            match read(f) {
+                Ok((r, c)) => {
+                    rows += r;
+                    cols = cols.max(c);
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", f.display());
+                    failed += 1;
+                }
+            }
         }
-        walk(Path::new(&args[i]), &mut files);
-        i += 1;
-    }
-    files.sort();
-    let next = AtomicUsize::new(0);
-    let started = std::time::Instant::now();
-    let totals: Vec<(u64, usize, u64)> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads.max(1))
-            .map(|_| {
-                s.spawn(|| {
-                    let (mut rows, mut cols, mut failed) = (0u64, 0usize, 0u64);
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(f) = files.get(k) else { break };
-                        match read(f) {
-                            Ok((r, c)) => {
-                                rows += r;
-                                cols = cols.max(c);
-                            }
-                            Err(e) => {
-                                eprintln!("{}: {e}", f.display());
-                                failed += 1;
-                            }
-                        }
-                    }
-                    (rows, cols, failed)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap_or((0, 0, 1)))
-            .collect()
+        (rows, cols, failed)
     });
-    let secs = started.elapsed().as_secs_f64();
     let rows: u64 = totals.iter().map(|t| t.0).sum();
     let cols = totals.iter().map(|t| t.1).max().unwrap_or(0);
     let failed: u64 = totals.iter().map(|t| t.2).sum();

@@ -705,21 +705,28 @@ mod tests {
         pd
     }
 
-    fn run(keys: &[Option<i32>], values: &[&str]) -> (Vec<i128>, Vec<bool>, Vec<bool>) {
-        let d = dict(keys, values);
-        let pd = parsed(values);
-        let mut rows = vec![false; keys.len()];
-        let mut reason = vec![None; keys.len()];
+    /// Gathers `d` through `pd`: values, the null bitmap, and the rows marked bad.
+    fn gather_rows(
+        d: &DictionaryArray<Int32Type>,
+        pd: &ParsedDict<i128>,
+    ) -> (Vec<i128>, Option<NullBuffer>, Vec<bool>) {
+        let mut rows = vec![false; d.len()];
+        let mut reason = vec![None; d.len()];
         let mut bad = Bad {
             rows: &mut rows,
             reason: &mut reason,
             f: F::SrcAddr,
         };
-        let (vals, nulls) = gather(&d, &pd, &mut bad);
+        let (vals, nulls) = gather(d, pd, &mut bad);
+        (vals, nulls, rows)
+    }
+
+    fn run(keys: &[Option<i32>], values: &[&str]) -> (Vec<i128>, Vec<bool>, Vec<bool>) {
+        let (vals, nulls, bad) = gather_rows(&dict(keys, values), &parsed(values));
         let valid = (0..keys.len())
             .map(|r| nulls.as_ref().is_none_or(|n| n.is_valid(r)))
             .collect();
-        (vals, valid, rows)
+        (vals, valid, bad)
     }
 
     fn ip(s: &str) -> i128 {
@@ -732,17 +739,9 @@ mod tests {
     #[test]
     fn gather_without_nulls_has_no_bitmap_and_every_value() {
         let values = ["10.0.0.1", "2001:db8::1"];
-        let d = dict(&[Some(1), Some(0), Some(1)], &values);
-        let pd = parsed(&values);
-        let (mut rows, mut reason) = (vec![false; 3], vec![None; 3]);
-        let (vals, nulls) = gather(
-            &d,
-            &pd,
-            &mut Bad {
-                rows: &mut rows,
-                reason: &mut reason,
-                f: F::SrcAddr,
-            },
+        let (vals, nulls, rows) = gather_rows(
+            &dict(&[Some(1), Some(0), Some(1)], &values),
+            &parsed(&values),
         );
         assert!(nulls.is_none());
         assert_eq!(vals, [ip("2001:db8::1"), ip("10.0.0.1"), ip("2001:db8::1")]);
@@ -769,17 +768,7 @@ mod tests {
         // Parsed entries that do not cover a key (arrow validates keys, so only a stale
         // cache could do this): the row is refused, not read out of bounds.
         let d = dict(&[Some(0), Some(2)], &["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
-        let pd = parsed(&["10.0.0.1"]);
-        let (mut rows, mut reason) = (vec![false; 2], vec![None; 2]);
-        let (vals, nulls) = gather(
-            &d,
-            &pd,
-            &mut Bad {
-                rows: &mut rows,
-                reason: &mut reason,
-                f: F::SrcAddr,
-            },
-        );
+        let (vals, nulls, rows) = gather_rows(&d, &parsed(&["10.0.0.1"]));
         assert_eq!(rows, [false, true]);
         assert_eq!(vals, [ip("10.0.0.1"), 0]);
         assert!(nulls.is_some_and(|n| n.is_valid(0) && n.is_null(1)));
