@@ -252,7 +252,10 @@ const KEY_OUT_OF_RANGE: u8 = 4;
 struct ParsedDict<T> {
     id: (usize, usize, usize),
     vals: Vec<T>,
+    /// `ENTRY_*` per entry: one byte, so the gather ORs them without branching.
     state: Vec<u8>,
+    /// The reason, for the skip log, exactly where `state` is `ENTRY_BAD` (read only on the
+    /// slow path).
     why: Vec<Option<BadValue>>,
 }
 
