@@ -5,19 +5,19 @@
 //! [`scan`].
 
 pub mod aws;
-pub mod collect;
 pub mod decode;
 pub mod deliver;
-pub mod demo;
 pub mod detect;
+pub mod drivers;
 pub mod enrich;
-pub mod lambda;
+pub mod inventory;
 pub mod net;
 pub mod output;
-pub mod replay;
-pub mod scan;
 pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod time;
-pub mod watch;
+
+// The drivers and live collection keep their historical paths (`egresswatch::scan`, ...).
+pub use drivers::{demo, lambda, replay, scan, watch};
+pub use inventory::collect;

@@ -18,6 +18,45 @@ pub struct FindingResource {
     pub network_isolation: Option<bool>,
 }
 
+/// How sure the attribution of a finding's ENI to its resource is (README "Forensic replay").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// SageMaker named the ENI (NotebookInstance.NetworkInterfaceId, a Studio tag, a label).
+    Exact,
+    /// CloudTrail shows the ENI created for exactly one resource (role, subnet, groups, time).
+    Strong,
+    /// Several resources match equally (parallel tuning children): see `candidates`.
+    Group,
+    /// No record of the ENI; the record's subnet and time fit one resource's VpcConfig and run.
+    Inferred,
+    /// No source knows the ENI.
+    Unknown,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Exact => "exact",
+            Confidence::Strong => "strong",
+            Confidence::Group => "group",
+            Confidence::Inferred => "inferred",
+            Confidence::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why a finding names its resource: the confidence, the sources that said so
+/// (`cloudtrail:<eventID>`, `inventory:<file>`, `flowlog-context`, ...), and the resources that
+/// matched equally when there were several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    pub confidence: Confidence,
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub candidates: Vec<FindingResource>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// Shared by every evidence entry of the same object (thousands of findings can cite it).
@@ -49,6 +88,10 @@ pub struct Finding {
     pub dst_service: Option<String>,
     pub dst_region: Option<String>,
     pub resource: Option<FindingResource>,
+    /// How the ENI was attributed to `resource`; absent only in findings read back from spools
+    /// written before attribution existed.
+    #[serde(default)]
+    pub attribution: Option<Attribution>,
     pub window_start: Option<String>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
@@ -216,6 +259,7 @@ pub fn build(
                 dst_service,
                 dst_region,
                 resource,
+                attribution: None,
                 window_start: has_time.then(|| format_rfc3339(k.window)),
                 first_seen: a.first_seen.map(format_rfc3339),
                 last_seen: a.last_seen.map(format_rfc3339),

@@ -3,7 +3,6 @@
 //! the batch, in buffers reused from batch to batch.
 
 pub mod classes;
-pub mod inventory;
 pub mod model;
 
 use arrow_array::cast::AsArray;
@@ -12,8 +11,8 @@ use arrow_array::{
     Array, DictionaryArray, FixedSizeBinaryArray, PrimitiveArray, RecordBatch, StringArray,
 };
 
+pub use crate::inventory::{self, Inventory, InventoryError};
 pub use classes::{Dir, DstClass, Path, RegionRel};
-pub use inventory::{Inventory, InventoryError};
 pub use model::{EniKind, Model, RouteTarget, NONE, NO_SYM};
 
 use crate::net::{ip, FastMap, IpKey, NO_IP};

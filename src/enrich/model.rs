@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use ipnet::IpNet;
 
-use super::inventory::{Inventory, VpcConfig};
+use crate::inventory::{Inventory, VpcConfig};
 use crate::net::{ip, FastMap, IpKey, RangeMap, RangeMapBuilder};
 
 pub const NONE: u32 = u32::MAX;
@@ -359,7 +359,7 @@ impl Model {
         }
 
         // Endpoints by id, for resolving prefix-list routes.
-        let endpoint_by_id: HashMap<&str, &super::inventory::VpcEndpoint> = inv
+        let endpoint_by_id: HashMap<&str, &crate::inventory::VpcEndpoint> = inv
             .vpc_endpoints
             .iter()
             .map(|e| (e.vpc_endpoint_id.as_str(), e))
@@ -523,12 +523,12 @@ impl Model {
             }
         }
         // Endpoints: Endpoint -> EndpointConfig -> Model(s) -> VpcConfig.
-        let models: HashMap<&str, &super::inventory::Model> = inv
+        let models: HashMap<&str, &crate::inventory::Model> = inv
             .models
             .iter()
             .map(|x| (x.model_name.as_str(), x))
             .collect();
-        let configs: HashMap<&str, &super::inventory::EndpointConfig> = inv
+        let configs: HashMap<&str, &crate::inventory::EndpointConfig> = inv
             .endpoint_configs
             .iter()
             .map(|x| (x.endpoint_config_name.as_str(), x))

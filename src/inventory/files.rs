@@ -73,6 +73,14 @@ pub struct Eni {
     pub groups: Vec<GroupRef>,
     pub attachment: Option<Attachment>,
     pub owner_id: Option<String>,
+    pub tag_set: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -147,6 +155,28 @@ pub struct VpcEndpoint {
     pub route_table_ids: Vec<String>,
     pub network_interface_ids: Vec<String>,
     pub state: Option<String>,
+    /// The endpoint policy as the API returns it: a JSON document in a string.
+    pub policy_document: Option<String>,
+    pub private_dns_enabled: Option<bool>,
+    pub subnet_ids: Vec<String>,
+}
+
+/// `ec2 describe-flow-logs`: which resources have a flow log, to where, in which format.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct FlowLog {
+    pub flow_log_id: String,
+    /// The VPC, subnet or ENI the flow log is attached to.
+    pub resource_id: String,
+    pub traffic_type: Option<String>,
+    pub log_destination_type: Option<String>,
+    pub log_destination: Option<String>,
+    pub log_group_name: Option<String>,
+    /// The field order of the records (`${version} ${account-id} ...`); absent means default v2.
+    pub log_format: Option<String>,
+    pub flow_log_status: Option<String>,
+    pub deliver_logs_status: Option<String>,
+    pub max_aggregation_interval: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -210,6 +240,17 @@ pub struct TrainingJob {
     pub training_start_time: Option<AwsTime>,
     pub training_end_time: Option<AwsTime>,
     pub creation_time: Option<AwsTime>,
+    pub last_modified_time: Option<AwsTime>,
+    pub training_job_status: Option<String>,
+    pub role_arn: Option<String>,
+    pub tuning_job_arn: Option<String>,
+    pub resource_config: Option<ResourceConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ResourceConfig {
+    pub instance_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -221,6 +262,9 @@ pub struct ProcessingJob {
     pub processing_start_time: Option<AwsTime>,
     pub processing_end_time: Option<AwsTime>,
     pub creation_time: Option<AwsTime>,
+    pub last_modified_time: Option<AwsTime>,
+    pub processing_job_status: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -230,6 +274,8 @@ pub struct Model {
     pub model_arn: String,
     pub vpc_config: Option<VpcConfig>,
     pub enable_network_isolation: Option<bool>,
+    pub execution_role_arn: Option<String>,
+    pub creation_time: Option<AwsTime>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -255,6 +301,9 @@ pub struct Endpoint {
     pub endpoint_name: String,
     pub endpoint_arn: String,
     pub endpoint_config_name: String,
+    pub endpoint_status: Option<String>,
+    pub creation_time: Option<AwsTime>,
+    pub last_modified_time: Option<AwsTime>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -266,6 +315,11 @@ pub struct NotebookInstance {
     pub security_groups: Vec<String>,
     pub network_interface_id: Option<String>,
     pub direct_internet_access: Option<String>,
+    pub root_access: Option<String>,
+    pub role_arn: Option<String>,
+    pub notebook_instance_status: Option<String>,
+    pub creation_time: Option<AwsTime>,
+    pub last_modified_time: Option<AwsTime>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -336,6 +390,7 @@ pub enum FileKind {
     StudioDomain,
     IpRanges,
     EniLabels,
+    FlowLogs,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -355,6 +410,7 @@ pub struct Inventory {
     pub domains: Vec<Domain>,
     pub ip_ranges: Vec<IpRanges>,
     pub labels: Vec<EniLabel>,
+    pub flow_logs: Vec<FlowLog>,
     /// Files used, with what they were recognised as.
     pub recognised: Vec<(String, Vec<FileKind>)>,
     /// JSON files that matched no known shape (reported, ignored).
@@ -469,6 +525,12 @@ impl Inventory {
             nat_gateways,
             FileKind::NatGateways,
             "ec2 describe-nat-gateways"
+        );
+        list!(
+            "FlowLogs",
+            flow_logs,
+            FileKind::FlowLogs,
+            "ec2 describe-flow-logs"
         );
         list!(
             "EniLabels",

@@ -1,0 +1,7 @@
+//! What the account looked like: AWS-CLI inventory files (`files`), live collection from the
+//! EC2 and SageMaker APIs (`collect`).
+
+pub mod collect;
+pub mod files;
+
+pub use files::*;
