@@ -16,6 +16,7 @@ pub mod output;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod time;
 
 // The drivers and live collection keep their historical paths (`egresswatch::scan`, ...).

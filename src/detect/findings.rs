@@ -162,6 +162,66 @@ fn render(template: &str, vars: &[(&str, &str)]) -> String {
     out
 }
 
+impl Confidence {
+    pub fn from_code(c: u8) -> Confidence {
+        use crate::enrich::conf;
+        match c {
+            conf::EXACT => Confidence::Exact,
+            conf::STRONG => Confidence::Strong,
+            conf::GROUP => Confidence::Group,
+            conf::INFERRED => Confidence::Inferred,
+            _ => Confidence::Unknown,
+        }
+    }
+}
+
+fn resource_of(r: &crate::enrich::model::ResourceInfo) -> FindingResource {
+    FindingResource {
+        kind: r.kind_str().to_string(),
+        name: r.name.to_string(),
+        arn: r.arn.as_deref().map(str::to_string),
+        network_isolation: r.network_isolation,
+    }
+}
+
+/// Why the finding names its resource: the ENI's sources for ENIs some source knows, the
+/// flow-log context for the others; the group's members as candidates.
+fn attribution(
+    model: &Model,
+    eni: Option<&crate::enrich::model::EniInfo>,
+    rep: &super::Representative,
+) -> Attribution {
+    let confidence = Confidence::from_code(rep.conf);
+    let mut sources: Vec<String> = match eni {
+        Some(e) => e.sources.iter().map(|s| s.to_string()).collect(),
+        None => Vec::new(),
+    };
+    if eni.is_none() || matches!(confidence, Confidence::Inferred) {
+        sources.push("flowlog-context".to_string());
+    }
+    if let Some(e) = eni {
+        if rep.resource == model.unknown_resource && e.life != (i64::MIN, i64::MAX) {
+            sources.push("outside-eni-lifetime".to_string());
+        }
+    }
+    let candidates = model
+        .resources
+        .get(rep.resource as usize)
+        .map(|r| {
+            r.members
+                .iter()
+                .filter_map(|&m| model.resources.get(m as usize))
+                .map(resource_of)
+                .collect()
+        })
+        .unwrap_or_default();
+    Attribution {
+        confidence,
+        sources,
+        candidates,
+    }
+}
+
 /// Builds user-facing findings, sorted by severity (highest first), first seen, then id.
 pub fn build(
     merged: impl IntoIterator<Item = (FindingKey, Agg)>,
@@ -180,12 +240,7 @@ pub fn build(
             let res = (a.rep.resource != NONE)
                 .then(|| model.resources.get(a.rep.resource as usize))
                 .flatten();
-            let resource = res.map(|r| FindingResource {
-                kind: r.kind_str().to_string(),
-                name: r.name.to_string(),
-                arn: r.arn.as_deref().map(str::to_string),
-                network_isolation: r.network_isolation,
-            });
+            let resource = res.map(resource_of);
             let dst_service = (a.rep.svc != NO_SYM)
                 .then(|| model.services.name(a.rep.svc).map(str::to_string))
                 .flatten();
@@ -259,7 +314,7 @@ pub fn build(
                 dst_service,
                 dst_region,
                 resource,
-                attribution: None,
+                attribution: Some(attribution(model, eni_info, &a.rep)),
                 window_start: has_time.then(|| format_rfc3339(k.window)),
                 first_seen: a.first_seen.map(format_rfc3339),
                 last_seen: a.last_seen.map(format_rfc3339),

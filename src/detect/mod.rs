@@ -43,6 +43,14 @@ pub struct Representative {
     pub resource: u32,
     pub svc: u16,
     pub dst_region: u16,
+    /// Confidence of `resource` (`enrich::conf` codes); checkpoints written before it existed
+    /// read as "none".
+    #[serde(default = "no_conf")]
+    pub conf: u8,
+}
+
+fn no_conf() -> u8 {
+    crate::enrich::conf::NONE
 }
 
 /// Counters of one finding.
@@ -275,6 +283,7 @@ impl<'r> Detector<'r> {
                     resource,
                     svc: e.svc[i],
                     dst_region: e.dst_region[i],
+                    conf: e.conf[i],
                 };
                 let a = self.agg.entry(key).or_insert_with(|| Agg {
                     first_seen: None,

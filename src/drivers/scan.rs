@@ -37,6 +37,9 @@ pub const PROJECTION: &[F] = &[
     F::TrafficPath,
     F::EncryptionStatus,
     F::NextHopInterfaceType,
+    // Flow-log context of ENIs no source knows (could they be SageMaker's?).
+    F::SubnetId,
+    F::InstanceId,
 ];
 
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use arrow_array::{
 
 pub use crate::inventory::{self, Inventory, InventoryError};
 pub use classes::{Dir, DstClass, Path, RegionRel};
-pub use model::{EniKind, Model, RouteTarget, NONE, NO_SYM};
+pub use model::{conf, EniKind, Model, RouteTarget, NONE, NO_SYM};
 
 use crate::net::{ip, FastMap, IpKey, NO_IP};
 use crate::schema::{self, F};
@@ -93,6 +93,8 @@ pub struct Enriched {
     pub svc: Vec<u16>,
     pub dst_region: Vec<u16>,
     pub region_rel: Vec<u8>,
+    /// Confidence of `resource` (`model::conf` codes).
+    pub conf: Vec<u8>,
 }
 
 impl Enriched {
@@ -117,7 +119,8 @@ impl Enriched {
             dst = NO_IP,
             svc = NO_SYM,
             dst_region = NO_SYM,
-            region_rel = RegionRel::Unknown as u8
+            region_rel = RegionRel::Unknown as u8,
+            conf = conf::NONE
         );
     }
 }
@@ -205,6 +208,9 @@ struct Cols<'a> {
     fdir: Prim<'a, UInt8Type>,
     tpath: Prim<'a, UInt8Type>,
     start: Prim<'a, Int64Type>,
+    bytes: Prim<'a, Int64Type>,
+    subnet: DictView<'a>,
+    instance: DictView<'a>,
     region: DictView<'a>,
     dst_svc: DictView<'a>,
     next_hop: DictView<'a>,
@@ -274,12 +280,29 @@ pub fn is_return(proto: u8, flags: Option<u16>, sport: Option<u16>, dport: Optio
     }
 }
 
+/// What the flow log says about an ENI no source knows, decided from its first records.
+#[derive(Debug, Clone, Copy)]
+pub struct UnknownEni {
+    /// Its subnet (the record's `subnet-id`, else the subnet holding its address), `NONE`
+    /// while undecided.
+    pub subnet: u32,
+    /// No instance id (`-` for requester-managed ENIs, or no such field) in a subnet some
+    /// SageMaker resource uses.
+    pub could_be_sagemaker: bool,
+    pub records: u64,
+    /// Egress through a NAT gateway or an internet gateway.
+    pub egress_records: u64,
+    pub egress_bytes: u64,
+}
+
 /// Stateful enricher: holds the model and interns ENIs the inventory does not know.
 pub struct Enricher<'m> {
     model: &'m Model,
     internet_svc: Vec<bool>,
     unknown_enis: FastMap<Box<str>, u32>,
     unknown_names: Vec<Box<str>>,
+    /// Per unknown ENI (same order as `unknown_names`).
+    pub unknown: Vec<UnknownEni>,
     /// Per dictionary value of the batch's `interface_id`: its ENI id, or NONE when no rule
     /// can match its records (the row is then left unenriched).
     eni_keys: Vec<u32>,
@@ -306,6 +329,7 @@ impl<'m> Enricher<'m> {
             internet_svc,
             unknown_enis: FastMap::default(),
             unknown_names: Vec::new(),
+            unknown: Vec::new(),
             eni_keys: Vec::new(),
             svc_keys: Vec::new(),
             relevant: model
@@ -349,6 +373,13 @@ impl<'m> Enricher<'m> {
         }
         let i = self.model.enis.len() as u32 + self.unknown_names.len() as u32;
         self.unknown_names.push(name.into());
+        self.unknown.push(UnknownEni {
+            subnet: NONE,
+            could_be_sagemaker: false,
+            records: 0,
+            egress_records: 0,
+            egress_bytes: 0,
+        });
         self.unknown_enis.insert(name.into(), i);
         i
     }
@@ -389,7 +420,16 @@ impl<'m> Enricher<'m> {
         ) else {
             return;
         };
-        let Some(start) = c(F::Start).as_primitive_opt::<Int64Type>() else {
+        let (Some(start), Some(bytes)) = (
+            c(F::Start).as_primitive_opt::<Int64Type>(),
+            c(F::Bytes).as_primitive_opt::<Int64Type>(),
+        ) else {
+            return;
+        };
+        let (Some(subnet), Some(instance)) = (
+            DictView::new(c(F::SubnetId)),
+            DictView::new(c(F::InstanceId)),
+        ) else {
             return;
         };
         let cols = Cols {
@@ -406,6 +446,9 @@ impl<'m> Enricher<'m> {
             fdir: Prim::new(fdir),
             tpath: Prim::new(tpath),
             start: Prim::new(start),
+            bytes: Prim::new(bytes),
+            subnet,
+            instance,
             region,
             dst_svc,
             next_hop,
@@ -417,8 +460,11 @@ impl<'m> Enricher<'m> {
                 Some(name) => self.lookup_eni(name),
                 None => NONE,
             };
-            let relevant =
-                self.all_enis || self.relevant.get(id as usize).copied().unwrap_or(false);
+            // ENIs no source knows are always enriched: their egress is counted (never
+            // silent) and raises findings when it could be SageMaker's.
+            let relevant = self.all_enis
+                || id >= self.model.enis.len() as u32
+                || self.relevant.get(id as usize).copied().unwrap_or(false);
             self.eni_keys.push(if relevant { id } else { NONE });
         }
         let m = self.model;
@@ -453,6 +499,7 @@ impl<'m> Enricher<'m> {
         let psrc = c.psrc.get(i).unwrap_or(src);
         let pdst = c.pdst.get(i).unwrap_or(dst);
         let info = m.enis.get(observed as usize);
+        let t = opt(&c.start, i).unwrap_or(0);
         let o = &mut self.out;
         o.observed_eni[i] = observed;
 
@@ -487,7 +534,7 @@ impl<'m> Enricher<'m> {
         if let Some(nat) = info.filter(|e| e.kind == EniKind::NatGateway) {
             let attributed = (nat.ips.binary_search(&psrc).is_err()
                 && nat.ips.binary_search(&pdst).is_err())
-            .then(|| m.addr.get(&(nat.vpc, psrc)).copied())
+            .then(|| m.addr_at(nat.vpc, psrc, t))
             .flatten()
             .filter(|&w| w != observed);
             match attributed {
@@ -517,29 +564,26 @@ impl<'m> Enricher<'m> {
         o.dst_region[i] = NO_SYM;
         o.region_rel[i] = RegionRel::Unknown as u8;
         o.path[i] = Path::Unknown as u8;
+        o.conf[i] = conf::NONE;
+        let known = m.enis.len() as u32;
+        if src_eni >= known {
+            self.unknown_context(c, i, src_eni - known, src, dst);
+        }
+        let o = &mut self.out;
         if dir != Dir::Egress && (dir != Dir::Return || !self.classify_return) {
             return;
         }
 
         let sinfo = m.enis.get(src_eni as usize);
-        // Resource: the ENI's, or among several the one running at the record's time.
-        if let Some(e) = sinfo {
-            o.resource[i] = match e.resources.as_slice() {
-                [] => NONE,
-                [r] => *r,
-                many => {
-                    let t = opt(&c.start, i).unwrap_or(0);
-                    many.iter()
-                        .copied()
-                        .find(|&r| {
-                            m.resources[r as usize]
-                                .window
-                                .is_some_and(|(s, e)| s <= t && t <= e)
-                        })
-                        .unwrap_or(many[0])
-                }
-            };
-        }
+        let (resource, confidence) = match sinfo {
+            Some(e) => resource_at(m, e, t),
+            None => match self.unknown.get((src_eni - known) as usize) {
+                Some(u) if u.could_be_sagemaker => subnet_resource_at(m, u.subnet, t),
+                _ => (NONE, conf::NONE),
+            },
+        };
+        o.resource[i] = resource;
+        o.conf[i] = confidence;
 
         // Destination class.
         let vpc_idx = sinfo.map_or(NONE, |e| e.vpc);
@@ -554,9 +598,8 @@ impl<'m> Enricher<'m> {
             if v.resolvers.contains(&pdst) {
                 DstClass::VpcResolver
             } else if let Some(peer) = m
-                .addr
-                .get(&(vpc_idx, pdst))
-                .and_then(|&p| m.enis.get(p as usize))
+                .addr_at(vpc_idx, pdst, t)
+                .and_then(|p| m.enis.get(p as usize))
             {
                 if peer.kind == EniKind::InterfaceEndpoint {
                     DstClass::InterfaceEndpoint
@@ -622,6 +665,91 @@ impl<'m> Enricher<'m> {
             )
         });
         o.path[i] = path as u8;
+        if src_eni >= known
+            && dir == Dir::Egress
+            && matches!(path, Path::NatGateway | Path::InternetGateway)
+        {
+            if let Some(u) = self.unknown.get_mut((src_eni - known) as usize) {
+                u.egress_records += 1;
+                u.egress_bytes += opt(&c.bytes, i).unwrap_or(0).max(0) as u64;
+            }
+        }
+    }
+
+    /// Counts a record of an unknown ENI and, until decided, works out its subnet and whether
+    /// it could be SageMaker's.
+    #[cold]
+    fn unknown_context(&mut self, c: &Cols<'_>, i: usize, u: u32, src: IpKey, dst: IpKey) {
+        let m = self.model;
+        let Some(info) = self.unknown.get_mut(u as usize) else {
+            return;
+        };
+        info.records += 1;
+        if info.subnet != NONE {
+            return;
+        }
+        let subnet = str_at(&c.subnet, i)
+            .and_then(|s| m.subnet_by_id.get(s).copied())
+            .or_else(|| m.subnet_of_addr.get(src).copied())
+            .or_else(|| m.subnet_of_addr.get(dst).copied());
+        let Some(subnet) = subnet else {
+            return;
+        };
+        // SageMaker instances live in a service account: their ENIs have no instance id.
+        let no_instance = str_at(&c.instance, i).is_none_or(|s| s == "-");
+        info.subnet = subnet;
+        info.could_be_sagemaker = no_instance
+            && m.subnet_candidates
+                .get(subnet as usize)
+                .is_some_and(|c| !c.is_empty());
+    }
+}
+
+/// The resource of a known ENI at time `t`, with its confidence: outside the ENI's lifetime
+/// nothing is attributed; among several candidates the one running at `t`, else their group.
+#[inline]
+pub fn resource_at(m: &Model, e: &model::EniInfo, t: i64) -> (u32, u8) {
+    if e.resources.is_empty() {
+        return (NONE, conf::NONE);
+    }
+    if t < e.life.0 || t > e.life.1 {
+        return (m.unknown_resource, conf::UNKNOWN);
+    }
+    match e.resources.as_slice() {
+        [r] => (*r, e.conf),
+        many => {
+            let mut running = many.iter().copied().filter(|&r| {
+                m.resources[r as usize]
+                    .window
+                    .is_some_and(|(s, e)| s <= t && t <= e)
+            });
+            match (running.next(), running.next()) {
+                (Some(r), None) => (r, e.conf),
+                _ if e.group != NONE => (e.group, conf::GROUP),
+                _ => (many[0], conf::GROUP),
+            }
+        }
+    }
+}
+
+/// The resource of an unknown ENI in `subnet` at time `t` from the flow-log context alone:
+/// the one SageMaker resource using the subnet and running then (inferred), their group
+/// (several), or `unknown`.
+pub fn subnet_resource_at(m: &Model, subnet: u32, t: i64) -> (u32, u8) {
+    let Some(cands) = m.subnet_candidates.get(subnet as usize) else {
+        return (m.unknown_resource, conf::UNKNOWN);
+    };
+    let mut running = cands.iter().copied().filter(|&r| {
+        m.resources[r as usize]
+            .window
+            .is_none_or(|(s, e)| s <= t && t <= e)
+    });
+    match (running.next(), running.next()) {
+        (Some(r), None) => (r, conf::INFERRED),
+        (Some(_), Some(_)) if m.subnet_group[subnet as usize] != NONE => {
+            (m.subnet_group[subnet as usize], conf::GROUP)
+        }
+        _ => (m.unknown_resource, conf::UNKNOWN),
     }
 }
 

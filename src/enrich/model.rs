@@ -67,6 +67,26 @@ pub struct EniInfo {
     /// SageMaker (or labelled) resources this ENI may belong to; several only when VpcConfigs
     /// are identical, then the record's time picks one.
     pub resources: Vec<u32>,
+    /// When the ENI existed, grace included (`i64::MIN`/`MAX` when unknown): records outside
+    /// are not attributed to its resource.
+    pub life: (i64, i64),
+    /// Confidence of the attribution to `resources` (a `Confidence` code).
+    pub conf: u8,
+    /// What said so: `inventory:<file>`, `cloudtrail:<eventID>`, `snapshot:<file>`, ...
+    pub sources: Vec<Box<str>>,
+    /// The resource named when several candidates match a record equally (`NONE` if one).
+    pub group: u32,
+}
+
+/// Confidence codes carried per record (`Confidence` in the findings).
+pub mod conf {
+    pub const EXACT: u8 = 0;
+    pub const STRONG: u8 = 1;
+    pub const GROUP: u8 = 2;
+    pub const INFERRED: u8 = 3;
+    pub const UNKNOWN: u8 = 4;
+    /// No resource and nothing to say (an ENI that is not SageMaker's).
+    pub const NONE: u8 = u8::MAX;
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +98,9 @@ pub struct VpcInfo {
     pub region: u16,
     pub main_route_table: u32,
 }
+
+/// Flag of an `addr` value that indexes `addr_multi`.
+pub const MULTI: u32 = 1 << 31;
 
 #[derive(Debug, Clone)]
 pub struct SubnetInfo {
@@ -101,7 +124,7 @@ pub enum RouteTarget {
     Blackhole,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResourceKind {
     TrainingJob,
@@ -110,6 +133,10 @@ pub enum ResourceKind {
     Model,
     NotebookInstance,
     StudioDomain,
+    TransformJob,
+    TuningJob,
+    /// Traffic of an ENI no source knows, in a subnet SageMaker uses.
+    Unknown,
     Labelled,
 }
 
@@ -122,6 +149,9 @@ impl ResourceKind {
             ResourceKind::Model => "model",
             ResourceKind::NotebookInstance => "notebook-instance",
             ResourceKind::StudioDomain => "studio-domain",
+            ResourceKind::TransformJob => "transform-job",
+            ResourceKind::TuningJob => "hyper-parameter-tuning-job",
+            ResourceKind::Unknown => "unknown",
             ResourceKind::Labelled => "labelled",
         }
     }
@@ -138,6 +168,32 @@ pub struct ResourceInfo {
     pub sagemaker: bool,
     /// When the resource ran (Unix seconds), used to choose between resources sharing ENIs.
     pub window: Option<(i64, i64)>,
+    /// When it was created: its ENIs are created after this.
+    pub created: Option<i64>,
+    /// Its execution role: the role that creates its ENIs.
+    pub role: Option<Box<str>>,
+    /// The tuning job of a tuning child (`NONE` otherwise).
+    pub parent: u32,
+    /// For a group: the resources it stands for.
+    pub members: Vec<u32>,
+}
+
+impl Default for ResourceInfo {
+    fn default() -> Self {
+        ResourceInfo {
+            kind: ResourceKind::Labelled,
+            kind_label: None,
+            name: "".into(),
+            arn: None,
+            network_isolation: None,
+            sagemaker: true,
+            window: None,
+            created: None,
+            role: None,
+            parent: NONE,
+            members: Vec::new(),
+        }
+    }
 }
 
 impl ResourceInfo {
@@ -153,8 +209,20 @@ pub struct Model {
     pub regions: Interner,
     pub enis: Vec<EniInfo>,
     pub eni_by_id: FastMap<Box<str>, u32>,
-    /// Address of an ENI within a VPC.
+    /// Address of an ENI within a VPC; a value with `MULTI` set indexes `addr_multi`, for
+    /// addresses several ENIs held at different times.
     pub addr: FastMap<(u32, IpKey), u32>,
+    pub addr_multi: Vec<Vec<u32>>,
+    /// Subnet of an address (for ENIs no source knows; overlapping VPCs: the first subnet).
+    pub subnet_of_addr: RangeMap<u32>,
+    pub subnet_by_id: FastMap<Box<str>, u32>,
+    /// Per subnet: the SageMaker resources whose VpcConfig (or notebook/domain) names it, and
+    /// a group resource standing for them.
+    pub subnet_candidates: Vec<Vec<u32>>,
+    pub subnet_group: Vec<u32>,
+    /// The resource of could-be-SageMaker traffic no source attributes.
+    pub unknown_resource: u32,
+    group_cache: HashMap<Vec<u32>, u32>,
     pub vpcs: Vec<VpcInfo>,
     pub subnets: Vec<SubnetInfo>,
     pub route_tables: Vec<RangeMap<RouteTarget>>,
@@ -339,6 +407,7 @@ impl Model {
 
         // Subnets.
         let mut subnet_by_id: HashMap<&str, u32> = HashMap::new();
+        let mut subnet_cidrs = RangeMapBuilder::new();
         for s in &inv.subnets {
             if subnet_by_id.contains_key(s.subnet_id.as_str()) {
                 continue;
@@ -350,7 +419,18 @@ impl Model {
                     m.vpcs[vpc as usize].region = r;
                 }
             }
-            subnet_by_id.insert(&s.subnet_id, m.subnets.len() as u32);
+            let idx = m.subnets.len() as u32;
+            subnet_by_id.insert(&s.subnet_id, idx);
+            m.subnet_by_id.insert(s.subnet_id.as_str().into(), idx);
+            for c in s.cidr_block.iter().chain(
+                s.ipv6_cidr_block_association_set
+                    .iter()
+                    .filter_map(|c| c.ipv6_cidr_block.as_ref()),
+            ) {
+                if let Some(net) = parse_net(c) {
+                    subnet_cidrs.insert(&net, idx);
+                }
+            }
             m.subnets.push(SubnetInfo {
                 id: s.subnet_id.as_str().into(),
                 vpc,
@@ -463,29 +543,64 @@ impl Model {
             }
         }
 
-        // SageMaker resources.
+        // SageMaker resources: the inventory's Describe outputs first, then those only the
+        // ledger knows (CloudTrail Create* calls, state-change events): jobs whose Describe
+        // output was not collected, or is gone with the resource.
+        let hist = &inv.history;
+        let (grace_before, grace_after) = inv.eni_grace.unwrap_or(DEFAULT_GRACE);
         let mut candidates: Vec<Candidate> = Vec::new();
-        let push_resource = |m: &mut Model, r: ResourceInfo| -> u32 {
+        let mut named: HashMap<(ResourceKind, String), u32> = HashMap::new();
+        fn push(
+            m: &mut Model,
+            named: &mut HashMap<(ResourceKind, String), u32>,
+            r: ResourceInfo,
+        ) -> u32 {
+            let i = m.resources.len() as u32;
+            named.entry((r.kind, r.name.to_string())).or_insert(i);
             m.resources.push(r);
-            (m.resources.len() - 1) as u32
+            i
+        }
+        let secs = |t: &Option<crate::inventory::AwsTime>| t.as_ref().and_then(|t| t.secs());
+        let tuning_of = |m: &mut Model,
+                         named: &mut HashMap<(ResourceKind, String), u32>,
+                         arn_or_name: &str|
+         -> u32 {
+            let name = arn_or_name.rsplit('/').next().unwrap_or(arn_or_name);
+            if let Some(&r) = named.get(&(ResourceKind::TuningJob, name.to_string())) {
+                return r;
+            }
+            push(
+                m,
+                named,
+                ResourceInfo {
+                    kind: ResourceKind::TuningJob,
+                    name: name.into(),
+                    arn: arn_or_name.starts_with("arn:").then(|| arn_or_name.into()),
+                    ..Default::default()
+                },
+            )
         };
         for j in &inv.training_jobs {
-            let start = j
-                .training_start_time
-                .as_ref()
-                .or(j.creation_time.as_ref())
-                .and_then(|t| t.secs());
-            let end = j.training_end_time.as_ref().and_then(|t| t.secs());
-            let r = push_resource(
+            let created = secs(&j.creation_time);
+            let start = secs(&j.training_start_time).or(created);
+            let end = secs(&j.training_end_time);
+            let parent = match j.tuning_job_arn.as_deref() {
+                Some(t) => tuning_of(&mut m, &mut named, t),
+                None => NONE,
+            };
+            let r = push(
                 &mut m,
+                &mut named,
                 ResourceInfo {
                     kind: ResourceKind::TrainingJob,
-                    kind_label: None,
                     name: j.training_job_name.as_str().into(),
                     arn: Some(j.training_job_arn.as_str().into()),
                     network_isolation: Some(j.enable_network_isolation.unwrap_or(false)),
-                    sagemaker: true,
-                    window: window(start, end),
+                    window: window(earliest(start, created), end),
+                    created,
+                    role: j.role_arn.as_deref().map(Into::into),
+                    parent,
+                    ..Default::default()
                 },
             );
             if let Some(c) = &j.vpc_config {
@@ -497,22 +612,21 @@ impl Model {
         }
         for j in &inv.processing_jobs {
             let nc = j.network_config.clone().unwrap_or_default();
-            let start = j
-                .processing_start_time
-                .as_ref()
-                .or(j.creation_time.as_ref())
-                .and_then(|t| t.secs());
-            let end = j.processing_end_time.as_ref().and_then(|t| t.secs());
-            let r = push_resource(
+            let created = secs(&j.creation_time);
+            let start = secs(&j.processing_start_time).or(created);
+            let end = secs(&j.processing_end_time);
+            let r = push(
                 &mut m,
+                &mut named,
                 ResourceInfo {
                     kind: ResourceKind::ProcessingJob,
-                    kind_label: None,
                     name: j.processing_job_name.as_str().into(),
                     arn: Some(j.processing_job_arn.as_str().into()),
                     network_isolation: Some(nc.enable_network_isolation.unwrap_or(false)),
-                    sagemaker: true,
-                    window: window(start, end),
+                    window: window(earliest(start, created), end),
+                    created,
+                    role: j.role_arn.as_deref().map(Into::into),
+                    ..Default::default()
                 },
             );
             if let Some(c) = nc.vpc_config {
@@ -538,6 +652,7 @@ impl Model {
             let cfg = configs.get(e.endpoint_config_name.as_str());
             let mut isolation = cfg.and_then(|c| c.enable_network_isolation);
             let mut vpc = cfg.and_then(|c| c.vpc_config.clone());
+            let mut role = None;
             if let Some(c) = cfg {
                 for v in c
                     .production_variants
@@ -556,6 +671,9 @@ impl Model {
                     if vpc.is_none() {
                         vpc = model.vpc_config.clone();
                     }
+                    if role.is_none() {
+                        role = model.execution_role_arn.as_deref().map(Into::into);
+                    }
                 }
             } else {
                 m.warnings.push(format!(
@@ -563,16 +681,17 @@ impl Model {
                     e.endpoint_name, e.endpoint_config_name
                 ));
             }
-            let r = push_resource(
+            let r = push(
                 &mut m,
+                &mut named,
                 ResourceInfo {
                     kind: ResourceKind::Endpoint,
-                    kind_label: None,
                     name: e.endpoint_name.as_str().into(),
                     arn: Some(e.endpoint_arn.as_str().into()),
                     network_isolation: Some(isolation.unwrap_or(false)),
-                    sagemaker: true,
-                    window: None,
+                    created: secs(&e.creation_time),
+                    role,
+                    ..Default::default()
                 },
             );
             if let Some(c) = vpc {
@@ -587,16 +706,16 @@ impl Model {
             if served_models.contains(model.model_name.as_str()) {
                 continue;
             }
-            let r = push_resource(
+            let r = push(
                 &mut m,
+                &mut named,
                 ResourceInfo {
                     kind: ResourceKind::Model,
-                    kind_label: None,
                     name: model.model_name.as_str().into(),
                     arn: Some(model.model_arn.as_str().into()),
                     network_isolation: Some(model.enable_network_isolation.unwrap_or(false)),
-                    sagemaker: true,
-                    window: None,
+                    role: model.execution_role_arn.as_deref().map(Into::into),
+                    ..Default::default()
                 },
             );
             if let Some(c) = &model.vpc_config {
@@ -606,46 +725,62 @@ impl Model {
                 });
             }
         }
-        let mut notebook_by_name: HashMap<&str, u32> = HashMap::new();
+        let mut notebook_by_name: HashMap<String, u32> = HashMap::new();
         let mut notebook_by_eni: HashMap<&str, u32> = HashMap::new();
+        let mut extra_subnet_users: Vec<(String, u32)> = Vec::new();
         for nb in &inv.notebooks {
-            let r = push_resource(
+            let r = push(
                 &mut m,
+                &mut named,
                 ResourceInfo {
                     kind: ResourceKind::NotebookInstance,
-                    kind_label: None,
                     name: nb.notebook_instance_name.as_str().into(),
                     arn: Some(nb.notebook_instance_arn.as_str().into()),
                     network_isolation: Some(false),
-                    sagemaker: true,
-                    window: None,
+                    role: nb.role_arn.as_deref().map(Into::into),
+                    ..Default::default()
                 },
             );
-            notebook_by_name.insert(&nb.notebook_instance_name, r);
+            notebook_by_name.insert(nb.notebook_instance_name.clone(), r);
             if let Some(eni) = nb.network_interface_id.as_deref() {
                 notebook_by_eni.insert(eni, r);
+            }
+            if let Some(s) = &nb.subnet_id {
+                extra_subnet_users.push((s.clone(), r));
             }
         }
         let mut domain_by_id: HashMap<String, u32> = HashMap::new();
         for d in &inv.domains {
-            let r = push_resource(
+            let r = push(
                 &mut m,
+                &mut named,
                 ResourceInfo {
                     kind: ResourceKind::StudioDomain,
-                    kind_label: None,
                     name: d.domain_name.as_deref().unwrap_or(&d.domain_id).into(),
                     arn: Some(d.domain_arn.as_str().into()),
                     network_isolation: Some(false),
-                    sagemaker: true,
-                    window: None,
+                    ..Default::default()
                 },
             );
             domain_by_id.insert(d.domain_id.clone(), r);
+            for s in &d.subnet_ids {
+                extra_subnet_users.push((s.clone(), r));
+            }
         }
+        self::history_resources(
+            &mut m,
+            &mut named,
+            &mut candidates,
+            &mut notebook_by_name,
+            &mut extra_subnet_users,
+            hist,
+            &models,
+        );
         let mut labels: HashMap<&str, u32> = HashMap::new();
         for l in &inv.labels {
-            let r = push_resource(
+            let r = push(
                 &mut m,
+                &mut named,
                 ResourceInfo {
                     kind: ResourceKind::Labelled,
                     kind_label: Some(l.kind.as_str().into()),
@@ -653,11 +788,20 @@ impl Model {
                     arn: l.arn.as_deref().map(Into::into),
                     network_isolation: l.network_isolation,
                     sagemaker: l.sagemaker.unwrap_or(true),
-                    window: None,
+                    ..Default::default()
                 },
             );
             labels.insert(&l.network_interface_id, r);
         }
+        m.unknown_resource = push(
+            &mut m,
+            &mut named,
+            ResourceInfo {
+                kind: ResourceKind::Unknown,
+                name: "unknown".into(),
+                ..Default::default()
+            },
+        );
 
         // NAT gateway and interface endpoint ENIs as listed by their own APIs.
         let mut nat_enis: HashSet<&str> = HashSet::new();
@@ -682,14 +826,26 @@ impl Model {
             .flat_map(|e| e.network_interface_ids.iter().map(String::as_str))
             .collect();
 
-        // ENIs.
-        for e in &inv.enis {
+        // ENIs: those the inventory lists, then those only the ledger remembers (deleted).
+        let listed: HashSet<&str> = inv
+            .enis
+            .iter()
+            .map(|e| e.network_interface_id.as_str())
+            .collect();
+        let from_ledger: Vec<crate::inventory::Eni> = hist
+            .enis
+            .values()
+            .filter(|l| !listed.contains(l.eni.as_str()))
+            .map(eni_from_life)
+            .collect();
+        for e in inv.enis.iter().chain(&from_ledger) {
             if e.network_interface_id.is_empty()
                 || m.eni_by_id.contains_key(e.network_interface_id.as_str())
             {
                 continue;
             }
             let id = e.network_interface_id.as_str();
+            let life = hist.enis.get(id);
             let desc = e.description.as_deref().unwrap_or("");
             let itype = e.interface_type.as_deref().unwrap_or("interface");
             let kind = if itype == "nat_gateway"
@@ -724,6 +880,7 @@ impl Model {
                 .availability_zone
                 .as_deref()
                 .and_then(region_of_az)
+                .or(life.and_then(|l| l.region.as_deref()))
                 .map(|r| m.regions.intern(r))
                 .unwrap_or(NO_SYM);
             if vpc != NONE && region != NO_SYM && m.vpcs[vpc as usize].region == NO_SYM {
@@ -734,6 +891,7 @@ impl Model {
                 .iter()
                 .chain(e.private_ip_addresses.iter().map(|p| &p.private_ip_address))
                 .chain(e.ipv6_addresses.iter().map(|p| &p.ipv6_address))
+                .chain(life.into_iter().flat_map(|l| &l.private_ips))
                 .filter_map(|s| ip::parse(s.as_bytes()))
                 .collect();
             if let Some(extra) = nat_ips.get(id) {
@@ -742,68 +900,156 @@ impl Model {
             ips.sort_unstable();
             ips.dedup();
 
+            let mut sources: Vec<Box<str>> = Vec::new();
+            if let Some(f) = &e.source {
+                sources.push(format!("inventory:{f}").into());
+            }
+            for ev in life.iter().flat_map(|l| &l.evidence) {
+                let s: Box<str> = format!("{}:{}", ev.source, ev.id).into();
+                if sources.len() < MAX_SOURCES && !sources.contains(&s) {
+                    sources.push(s);
+                }
+            }
+            let created_at = life.and_then(|l| l.start());
+            let ended_at = life.and_then(|l| l.end());
+            let created_by = life.and_then(|l| l.created_by.as_ref());
+            let creator_role = created_by.and_then(|c| c.session_issuer_arn.as_deref());
+            let tag = |k: &str| {
+                e.tag_set
+                    .iter()
+                    .find(|t| t.key == k)
+                    .map(|t| t.value.as_str())
+                    .or_else(|| life.and_then(|l| l.tags.get(k)).map(String::as_str))
+            };
+
             let mut resources = Vec::new();
+            let mut conf_code = conf::NONE;
+            let mut group = NONE;
             if let Some(&r) = labels.get(id) {
                 resources.push(r);
+                conf_code = conf::EXACT;
             } else if let Some(&r) = notebook_by_eni.get(id) {
                 resources.push(r);
+                conf_code = conf::EXACT;
             } else if let Some(name) = desc.strip_prefix(SAGEMAKER_NOTEBOOK_DESC) {
-                let r = match notebook_by_name.get(name.trim()) {
+                let name = name.trim();
+                let r = match notebook_by_name.get(name) {
                     Some(&r) => r,
-                    None => push_resource(
+                    None => push(
                         &mut m,
+                        &mut named,
                         ResourceInfo {
                             kind: ResourceKind::NotebookInstance,
-                            kind_label: None,
-                            name: name.trim().into(),
-                            arn: None,
+                            name: name.into(),
                             network_isolation: Some(false),
-                            sagemaker: true,
-                            window: None,
+                            ..Default::default()
                         },
                     ),
                 };
                 resources.push(r);
-            } else if let Some(rest) = desc.strip_prefix(STUDIO_DESC) {
-                let domain = rest.split(')').next().unwrap_or(rest);
-                let r = match domain_by_id.get(domain) {
+                conf_code = conf::EXACT;
+            } else if let Some(domain) = desc
+                .strip_prefix(STUDIO_DESC)
+                .map(|rest| rest.split(')').next().unwrap_or(rest).to_string())
+                .or_else(|| {
+                    // The Studio tag names the node: arn:...:node/<domain>/<profile>/<kind>.
+                    tag(STUDIO_TAG)
+                        .and_then(|arn| arn.split(":node/").nth(1))
+                        .and_then(|n| n.split('/').next())
+                        .map(str::to_string)
+                })
+            {
+                let r = match domain_by_id.get(&domain) {
                     Some(&r) => r,
                     None => {
-                        let r = push_resource(
+                        let r = push(
                             &mut m,
+                            &mut named,
                             ResourceInfo {
                                 kind: ResourceKind::StudioDomain,
-                                kind_label: None,
-                                name: domain.into(),
-                                arn: None,
+                                name: domain.as_str().into(),
                                 network_isolation: Some(false),
-                                sagemaker: true,
-                                window: None,
+                                ..Default::default()
                             },
                         );
-                        domain_by_id.insert(domain.to_string(), r);
+                        domain_by_id.insert(domain.clone(), r);
                         r
                     }
                 };
+                if let Some(node) = tag(STUDIO_TAG) {
+                    if sources.len() < MAX_SOURCES {
+                        sources.push(format!("tag:{STUDIO_TAG}={node}").into());
+                    }
+                }
                 resources.push(r);
-            } else if kind == EniKind::Workload && e.requester_managed == Some(true) {
+                conf_code = conf::EXACT;
+            } else if kind == EniKind::Workload
+                && (e.requester_managed == Some(true)
+                    || created_by.is_some_and(|c| {
+                        c.session_name.as_deref() == Some("SageMaker")
+                            || c.invoked_by
+                                .as_deref()
+                                .is_some_and(|i| i.contains("sagemaker"))
+                    }))
+            {
                 let groups: Vec<String> = e.groups.iter().map(|g| g.group_id.clone()).collect();
                 let subnet_id = e.subnet_id.as_deref().unwrap_or("");
                 for c in &candidates {
+                    let res = &m.resources[c.resource as usize];
+                    let in_time = created_at.is_none_or(|t| {
+                        res.created
+                            .or(res.window.map(|w| w.0))
+                            .is_none_or(|cr| t + 300 >= cr)
+                            && res.window.is_none_or(|(_, end)| t <= end)
+                    });
+                    let same_role = match (creator_role, res.role.as_deref()) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => true,
+                    };
                     if c.config.subnets.iter().any(|s| s == subnet_id)
                         && same_set(&c.config.security_group_ids, &groups)
+                        && in_time
+                        && same_role
+                        && !resources.contains(&c.resource)
                     {
                         resources.push(c.resource);
                     }
                 }
+                match resources.len() {
+                    0 => {}
+                    1 => conf_code = conf::STRONG,
+                    _ => {
+                        conf_code = conf::STRONG;
+                        group = group_resource(&mut m, &resources);
+                    }
+                }
+            }
+            // What a snapshot decided when the resource could still be described.
+            if resources.is_empty() {
+                if let Some(o) = life.and_then(|l| l.owner.as_ref()) {
+                    let k = kind_from_str(&o.kind);
+                    let r = match named.get(&(k, o.name.clone())) {
+                        Some(&r) => r,
+                        None => push(
+                            &mut m,
+                            &mut named,
+                            ResourceInfo {
+                                kind: k,
+                                kind_label: (k == ResourceKind::Labelled)
+                                    .then(|| o.kind.as_str().into()),
+                                name: o.name.as_str().into(),
+                                arn: o.arn.as_deref().map(Into::into),
+                                network_isolation: o.network_isolation,
+                                ..Default::default()
+                            },
+                        ),
+                    };
+                    resources.push(r);
+                    conf_code = conf_from_str(o.confidence.as_deref().unwrap_or("inferred"));
+                }
             }
 
             let idx = m.enis.len() as u32;
-            if vpc != NONE {
-                for &k in &ips {
-                    m.addr.entry((vpc, k)).or_insert(idx);
-                }
-            }
             m.eni_by_id.insert(id.into(), idx);
             m.enis.push(EniInfo {
                 id: id.into(),
@@ -813,7 +1059,20 @@ impl Model {
                 region,
                 ips,
                 resources,
+                life: (
+                    created_at.map_or(i64::MIN, |t| t - grace_before),
+                    ended_at.map_or(i64::MAX, |t| t.saturating_add(grace_after)),
+                ),
+                conf: conf_code,
+                sources,
+                group,
             });
+            if vpc != NONE {
+                let ips = m.enis[idx as usize].ips.clone();
+                for k in ips {
+                    m.add_addr(vpc, k, idx);
+                }
+            }
         }
         // Labels for ENIs missing from describe-network-interfaces still attribute records.
         for l in &inv.labels {
@@ -835,7 +1094,39 @@ impl Model {
                     .copied()
                     .into_iter()
                     .collect(),
+                life: (i64::MIN, i64::MAX),
+                conf: conf::EXACT,
+                sources: vec!["label".into()],
+                group: NONE,
             });
+        }
+
+        // Subnets SageMaker uses: where an ENI no source knows could be a SageMaker one.
+        m.subnet_of_addr = subnet_cidrs.build(|a, b| a <= b);
+        m.subnet_candidates = vec![Vec::new(); m.subnets.len()];
+        let users = candidates
+            .iter()
+            .flat_map(|c| {
+                c.config
+                    .subnets
+                    .iter()
+                    .map(move |s| (s.as_str(), c.resource))
+            })
+            .chain(extra_subnet_users.iter().map(|(s, r)| (s.as_str(), *r)));
+        for (s, r) in users {
+            if let Some(&i) = subnet_by_id.get(s) {
+                let list = &mut m.subnet_candidates[i as usize];
+                if !list.contains(&r) {
+                    list.push(r);
+                }
+            }
+        }
+        m.subnet_group = vec![NONE; m.subnets.len()];
+        for i in 0..m.subnets.len() {
+            if m.subnet_candidates[i].len() > 1 {
+                let members = m.subnet_candidates[i].clone();
+                m.subnet_group[i] = group_resource(&mut m, &members);
+            }
         }
 
         // Regions for VPCs still unknown: from SageMaker ARNs of resources using them, then the
@@ -872,6 +1163,45 @@ impl Model {
         m
     }
 
+    /// Records that `eni` held `k` in `vpc` (over its lifetime).
+    fn add_addr(&mut self, vpc: u32, k: IpKey, eni: u32) {
+        match self.addr.get(&(vpc, k)).copied() {
+            None => {
+                self.addr.insert((vpc, k), eni);
+            }
+            Some(v) if v & MULTI != 0 => self.addr_multi[(v & !MULTI) as usize].push(eni),
+            Some(v) => {
+                self.addr_multi.push(vec![v, eni]);
+                self.addr
+                    .insert((vpc, k), MULTI | (self.addr_multi.len() as u32 - 1));
+            }
+        }
+    }
+
+    /// The ENI that held `k` in `vpc` at time `t`: a private address moves to a new job's ENI
+    /// minutes after the old one is deleted. Among lifetimes that hold `t`, a known one (with
+    /// an end) beats one only known to be alive now.
+    #[inline]
+    pub fn addr_at(&self, vpc: u32, k: IpKey, t: i64) -> Option<u32> {
+        let v = *self.addr.get(&(vpc, k))?;
+        let holds = |e: u32| {
+            self.enis
+                .get(e as usize)
+                .is_some_and(|x| x.life.0 <= t && t <= x.life.1)
+        };
+        if v & MULTI == 0 {
+            return holds(v).then_some(v);
+        }
+        self.addr_multi[(v & !MULTI) as usize]
+            .iter()
+            .copied()
+            .filter(|&e| holds(e))
+            .max_by_key(|&e| {
+                let l = self.enis[e as usize].life;
+                (l.1 != i64::MAX, l.0, std::cmp::Reverse(e))
+            })
+    }
+
     /// The route table governing a subnet: its explicit association, else the VPC's main table.
     pub fn route_table_of(&self, subnet: u32) -> Option<&RangeMap<RouteTarget>> {
         let s = self.subnets.get(subnet as usize)?;
@@ -886,6 +1216,274 @@ impl Model {
     /// AWS service and region of a public address; specific services beat AMAZON.
     pub fn aws_range(&self, k: IpKey) -> Option<(u16, u16)> {
         self.aws.get(k).copied()
+    }
+}
+
+/// Grace around an ENI's known lifetime: flow records are aggregated for up to 10 minutes and
+/// delivered late, clocks differ (eni-history 8.2). `--eni-grace` changes it.
+pub const DEFAULT_GRACE: (i64, i64) = (120, 1200);
+/// Sources listed per ENI (the ledger keeps them all).
+const MAX_SOURCES: usize = 8;
+/// The tag SageMaker puts on Studio ENIs, naming the node (domain, profile or space, app).
+const STUDIO_TAG: &str = "ManagedByAmazonSageMakerResource";
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+pub fn kind_from_str(s: &str) -> ResourceKind {
+    match s {
+        "training-job" => ResourceKind::TrainingJob,
+        "processing-job" => ResourceKind::ProcessingJob,
+        "endpoint" => ResourceKind::Endpoint,
+        "model" => ResourceKind::Model,
+        "notebook-instance" => ResourceKind::NotebookInstance,
+        "studio-domain" => ResourceKind::StudioDomain,
+        "transform-job" => ResourceKind::TransformJob,
+        "hyper-parameter-tuning-job" => ResourceKind::TuningJob,
+        "unknown" => ResourceKind::Unknown,
+        _ => ResourceKind::Labelled,
+    }
+}
+
+pub fn conf_from_str(s: &str) -> u8 {
+    match s {
+        "exact" => conf::EXACT,
+        "strong" => conf::STRONG,
+        "group" => conf::GROUP,
+        "inferred" => conf::INFERRED,
+        _ => conf::UNKNOWN,
+    }
+}
+
+pub fn conf_name(c: u8) -> Option<&'static str> {
+    Some(match c {
+        conf::EXACT => "exact",
+        conf::STRONG => "strong",
+        conf::GROUP => "group",
+        conf::INFERRED => "inferred",
+        conf::UNKNOWN => "unknown",
+        _ => return None,
+    })
+}
+
+/// An inventory-shaped ENI from a ledger lifetime (an ENI no longer listed).
+fn eni_from_life(l: &crate::inventory::ledger::EniLife) -> crate::inventory::Eni {
+    use crate::inventory::{Eni, GroupRef, Tag};
+    Eni {
+        network_interface_id: l.eni.clone(),
+        subnet_id: l.subnet_id.clone(),
+        vpc_id: l.vpc_id.clone(),
+        availability_zone: l.az.clone(),
+        description: l.description.clone(),
+        interface_type: l.interface_type.clone(),
+        requester_managed: l.requester_managed,
+        requester_id: l.requester_id.clone(),
+        groups: l
+            .security_groups
+            .iter()
+            .map(|g| GroupRef {
+                group_id: g.clone(),
+            })
+            .collect(),
+        owner_id: l.account.clone(),
+        tag_set: l
+            .tags
+            .iter()
+            .map(|(k, v)| Tag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A resource standing for several that match equally: their common parent (the tuning job
+/// of parallel children) when they have one, else the list of their names. Its `members` are
+/// the candidates listed in findings.
+fn group_resource(m: &mut Model, members: &[u32]) -> u32 {
+    let mut key = members.to_vec();
+    key.sort_unstable();
+    if let Some(&g) = m.group_cache.get(&key) {
+        return g;
+    }
+    let rs: Vec<&ResourceInfo> = key.iter().map(|&r| &m.resources[r as usize]).collect();
+    let parent = rs[0].parent;
+    let common = |f: &dyn Fn(&ResourceInfo) -> Option<bool>| {
+        let v = f(rs[0]);
+        rs.iter().all(|r| f(r) == v).then_some(v).flatten()
+    };
+    let isolation = common(&|r| r.network_isolation);
+    let info = if parent != NONE && rs.iter().all(|r| r.parent == parent) {
+        let p = &m.resources[parent as usize];
+        ResourceInfo {
+            kind: p.kind,
+            kind_label: p.kind_label.clone(),
+            name: p.name.clone(),
+            arn: p.arn.clone(),
+            network_isolation: isolation,
+            members: key.clone(),
+            ..Default::default()
+        }
+    } else {
+        let same_kind = rs.iter().all(|r| r.kind_str() == rs[0].kind_str());
+        let mut names: Vec<&str> = rs.iter().map(|r| &*r.name).collect();
+        names.sort_unstable();
+        let shown = names.len().min(3);
+        let mut name = names[..shown].join(" | ");
+        if names.len() > shown {
+            name.push_str(&format!(" | +{} more", names.len() - shown));
+        }
+        ResourceInfo {
+            kind: if same_kind {
+                rs[0].kind
+            } else {
+                ResourceKind::Labelled
+            },
+            kind_label: if same_kind {
+                rs[0].kind_label.clone()
+            } else {
+                Some("sagemaker-group".into())
+            },
+            name: name.into(),
+            network_isolation: isolation,
+            members: key.clone(),
+            ..Default::default()
+        }
+    };
+    let i = m.resources.len() as u32;
+    m.resources.push(info);
+    m.group_cache.insert(key, i);
+    i
+}
+
+/// Resources only the ledger knows (their Describe output was not collected or is gone).
+fn history_resources(
+    m: &mut Model,
+    named: &mut HashMap<(ResourceKind, String), u32>,
+    candidates: &mut Vec<Candidate>,
+    notebooks: &mut HashMap<String, u32>,
+    subnet_users: &mut Vec<(String, u32)>,
+    hist: &crate::inventory::ledger::Ledger,
+    models: &HashMap<&str, &crate::inventory::Model>,
+) {
+    use crate::inventory::ledger::ResourceFact;
+    let facts = &hist.resources;
+    let fact = |kind: &str, name: &str| facts.get(&(kind.to_string(), name.to_string()));
+    // A model's network settings: its Describe output, else its CreateModel call.
+    let model_cfg =
+        |name: &str| -> Option<(Vec<String>, Vec<String>, Option<bool>, Option<String>)> {
+            if let Some(mo) = models.get(name) {
+                let c = mo.vpc_config.clone().unwrap_or_default();
+                return Some((
+                    c.subnets,
+                    c.security_group_ids,
+                    mo.enable_network_isolation,
+                    mo.execution_role_arn.clone(),
+                ));
+            }
+            fact("model", name).map(|f| {
+                (
+                    f.subnets.clone(),
+                    f.security_groups.clone(),
+                    f.network_isolation,
+                    f.role_arn.clone(),
+                )
+            })
+        };
+    for f in facts.values() {
+        let kind = kind_from_str(&f.kind);
+        if matches!(kind, ResourceKind::Model | ResourceKind::Labelled) {
+            continue; // configs of endpoints and transform jobs, not ENI owners of their own
+        }
+        if named.contains_key(&(kind, f.name.clone())) {
+            continue;
+        }
+        let (mut subnets, mut sgs, mut isolation, mut role) = (
+            f.subnets.clone(),
+            f.security_groups.clone(),
+            f.network_isolation,
+            f.role_arn.clone(),
+        );
+        let models_of = |f: &ResourceFact| -> Vec<String> {
+            match kind {
+                ResourceKind::TransformJob => f.parent.iter().cloned().collect(),
+                ResourceKind::Endpoint => f
+                    .parent
+                    .as_deref()
+                    .and_then(|c| fact("endpoint-config", c))
+                    .map(|c| c.models.clone())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            }
+        };
+        for mo in models_of(f) {
+            if let Some((s, g, iso, r)) = model_cfg(&mo) {
+                if subnets.is_empty() {
+                    subnets = s;
+                    sgs = g;
+                }
+                isolation = isolation.or(iso);
+                role = role.or(r);
+            }
+        }
+        let parent = match (kind, f.parent.as_deref()) {
+            (ResourceKind::TrainingJob, Some(p)) => {
+                let name = p.rsplit('/').next().unwrap_or(p).to_string();
+                match named.get(&(ResourceKind::TuningJob, name.clone())) {
+                    Some(&r) => r,
+                    None => {
+                        let r = m.resources.len() as u32;
+                        named.insert((ResourceKind::TuningJob, name.clone()), r);
+                        m.resources.push(ResourceInfo {
+                            kind: ResourceKind::TuningJob,
+                            name: name.into(),
+                            arn: p.starts_with("arn:").then(|| p.into()),
+                            ..Default::default()
+                        });
+                        r
+                    }
+                }
+            }
+            _ => NONE,
+        };
+        let start = earliest(f.created_at, f.started_at);
+        let r = m.resources.len() as u32;
+        named.insert((kind, f.name.clone()), r);
+        m.resources.push(ResourceInfo {
+            kind,
+            name: f.name.as_str().into(),
+            arn: f.arn.as_deref().map(Into::into),
+            network_isolation: Some(isolation.unwrap_or(false)),
+            window: match kind {
+                ResourceKind::Endpoint | ResourceKind::NotebookInstance => {
+                    f.ended_at.map(|e| (start.unwrap_or(i64::MIN), e))
+                }
+                _ => window(start, f.ended_at),
+            },
+            created: f.created_at,
+            role: role.as_deref().map(Into::into),
+            parent,
+            ..Default::default()
+        });
+        if kind == ResourceKind::NotebookInstance {
+            notebooks.entry(f.name.clone()).or_insert(r);
+            for s in &subnets {
+                subnet_users.push((s.clone(), r));
+            }
+        } else if !subnets.is_empty() {
+            candidates.push(Candidate {
+                resource: r,
+                config: VpcConfig {
+                    subnets,
+                    security_group_ids: sgs,
+                },
+            });
+        }
     }
 }
 

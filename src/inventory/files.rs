@@ -74,6 +74,9 @@ pub struct Eni {
     pub attachment: Option<Attachment>,
     pub owner_id: Option<String>,
     pub tag_set: Vec<Tag>,
+    /// The inventory file the ENI was listed in (attribution evidence).
+    #[serde(skip)]
+    pub source: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -411,6 +414,11 @@ pub struct Inventory {
     pub ip_ranges: Vec<IpRanges>,
     pub labels: Vec<EniLabel>,
     pub flow_logs: Vec<FlowLog>,
+    /// ENI lifetimes and SageMaker resources no longer listed (ledger, CloudTrail).
+    pub history: super::ledger::Ledger,
+    /// Grace before an ENI's creation and after its deletion (seconds); default
+    /// `enrich::model::DEFAULT_GRACE`.
+    pub eni_grace: Option<(i64, i64)>,
     /// Files used, with what they were recognised as.
     pub recognised: Vec<(String, Vec<FileKind>)>,
     /// JSON files that matched no known shape (reported, ignored).
@@ -495,12 +503,19 @@ impl Inventory {
                 }
             };
         }
+        let before = self.enis.len();
         list!(
             "NetworkInterfaces",
             enis,
             FileKind::NetworkInterfaces,
             "ec2 describe-network-interfaces"
         );
+        if self.enis.len() > before {
+            let src: std::sync::Arc<str> = path.into();
+            for e in &mut self.enis[before..] {
+                e.source = Some(src.clone());
+            }
+        }
         list!(
             "RouteTables",
             route_tables,
