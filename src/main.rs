@@ -75,6 +75,22 @@ enum InventoryCommand {
         regions: Vec<String>,
         #[command(flatten)]
         aws: AwsArgs,
+        #[command(flatten)]
+        history: HistoryArgs,
+    },
+    /// Print the ENI ledger: every ENI lifetime learned from CloudTrail and inventory snapshots.
+    History {
+        /// Ledger location: a folder or s3://bucket/prefix.
+        #[arg(long)]
+        ledger: String,
+        /// Only this ENI.
+        #[arg(long)]
+        eni: Option<String>,
+        /// `text` (a table) or `jsonl` (one lifetime per line, the ledger's fields).
+        #[arg(long, default_value = "text")]
+        format: String,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Print recognised files and every ENI with its kind and SageMaker resource.
     Show {
@@ -128,6 +144,68 @@ struct CommonArgs {
     deliver_timeout: String,
 }
 
+/// Where ENI history comes from (README "Forensic replay of completed jobs").
+#[derive(Args, Clone, Default)]
+struct HistoryArgs {
+    /// CloudTrail trail files: a file, a folder, or s3://bucket/prefix (AWSLogs/[o-id/]ACCOUNT/
+    /// CloudTrail/REGION/YYYY/MM/DD/*.json.gz). ENI creations and deletions and SageMaker
+    /// Create*/Delete* calls attribute the traffic of ENIs deleted since.
+    #[arg(long)]
+    cloudtrail: Option<String>,
+    /// ENI ledger: a folder or s3://bucket/prefix. Read before the scan; what CloudTrail and
+    /// inventory snapshots teach is appended to it.
+    #[arg(long)]
+    ledger: Option<String>,
+    /// Grace around an ENI's lifetime, before creation and after deletion (e.g. 2m,20m).
+    #[arg(long, default_value = "2m,20m")]
+    eni_grace: String,
+}
+
+impl HistoryArgs {
+    fn options(
+        &self,
+        range: Option<(i64, i64)>,
+    ) -> Result<egresswatch::inventory::history::HistoryOptions> {
+        let (a, b) = self
+            .eni_grace
+            .split_once(',')
+            .context("--eni-grace: BEFORE,AFTER like 2m,20m")?;
+        let d = |x: &str| {
+            egresswatch::time::parse_duration(x.trim())
+                .with_context(|| format!("--eni-grace {x:?}: a duration like 2m"))
+        };
+        Ok(egresswatch::inventory::history::HistoryOptions {
+            cloudtrail: self.cloudtrail.clone(),
+            ledger: self.ledger.clone(),
+            range,
+            grace: Some((d(a)?, d(b)?)),
+        })
+    }
+
+    fn needs_s3(&self) -> bool {
+        [&self.cloudtrail, &self.ledger]
+            .iter()
+            .any(|l| l.as_deref().is_some_and(|l| l.starts_with("s3://")))
+    }
+}
+
+/// Loads the ledger and CloudTrail into `inv.history` (nothing without --cloudtrail/--ledger).
+fn load_history(
+    inv: &mut Inventory,
+    h: &HistoryArgs,
+    range: Option<(i64, i64)>,
+    s3: Option<&aws_sdk_s3::Client>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Option<egresswatch::inventory::history::HistoryReport>> {
+    let opts = h.options(range)?;
+    inv.eni_grace = opts.grace;
+    if opts.is_empty() {
+        return Ok(None);
+    }
+    let report = rt.block_on(egresswatch::inventory::history::load(inv, &opts, s3))?;
+    Ok(Some(report))
+}
+
 #[derive(Args)]
 struct ScanArgs {
     /// Flow-log files or folders.
@@ -147,6 +225,10 @@ struct ScanArgs {
     /// Longest line accepted, in bytes; longer lines are skipped and counted.
     #[arg(long, default_value_t = 64 * 1024)]
     max_line_bytes: usize,
+    #[command(flatten)]
+    history: HistoryArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -196,6 +278,8 @@ struct ReplayCmd {
     max_objects: Option<usize>,
     #[arg(long)]
     inventory: Option<PathBuf>,
+    #[command(flatten)]
+    history: HistoryArgs,
     #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
@@ -324,6 +408,7 @@ fn finish(common: &CommonArgs, result: &ScanResult, default_format: Format) -> R
         }
     }
     let s = &result.summary;
+    s.warn_unattributed();
     {
         let mut err = io::stderr().lock();
         writeln!(err, "{}", output::summary_line(s))?;
@@ -445,7 +530,7 @@ fn scope(s: ScopeArg) -> Scope {
 }
 
 fn run_scan(a: ScanArgs) -> Result<ExitCode> {
-    let inventory = match &a.inventory {
+    let mut inventory = match &a.inventory {
         Some(p) => {
             let inv = Inventory::load(p)?;
             if inv.recognised.is_empty() {
@@ -458,6 +543,30 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
             Inventory::default()
         }
     };
+    let (inputs, missing) = scan::collect_inputs(&a.paths);
+    // Trail files are named by delivery time: the flow logs' own time range (from their names)
+    // narrows which are read.
+    let range = inputs
+        .iter()
+        .filter_map(|i| egresswatch::source::layout::parse_key(&i.name()))
+        .map(|k| k.time)
+        .fold(None, |r: Option<(i64, i64)>, t| {
+            Some(r.map_or((t, t + 3600), |(a, b)| (a.min(t), b.max(t + 3600))))
+        });
+    let rt = runtime()?;
+    let s3 = if a.history.needs_s3() {
+        Some(rt.block_on(async {
+            let cfg = egresswatch::aws::sdk_config(
+                a.aws.endpoint_url.as_deref(),
+                a.aws.aws_region.as_deref(),
+            )
+            .await;
+            egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
+        }))
+    } else {
+        None
+    };
+    let history = load_history(&mut inventory, &a.history, range, s3.as_ref(), &rt)?;
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = Engine::new(
         &inventory,
@@ -478,8 +587,8 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let opts = options(&a.common, decode)?;
-    let (inputs, missing) = scan::collect_inputs(&a.paths);
     let mut result = engine.scan(&inputs, &opts);
+    result.summary.history = history;
     result.summary.files += missing.len() as u64;
     result.summary.failed_files += missing.len() as u64;
     for m in &missing {
@@ -524,7 +633,23 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
     if end <= start {
         bail!("--end must be after --start");
     }
-    let inventory = load_inventory(a.inventory.as_deref())?;
+    let mut inventory = load_inventory(a.inventory.as_deref())?;
+    let rt = runtime()?;
+    let s3 = rt.block_on(async {
+        let cfg = egresswatch::aws::sdk_config(
+            a.aws.endpoint_url.as_deref(),
+            a.aws.aws_region.as_deref(),
+        )
+        .await;
+        egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
+    });
+    let history = load_history(
+        &mut inventory,
+        &a.history,
+        Some((start, end)),
+        Some(&s3),
+        &rt,
+    )?;
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = std::sync::Arc::new(Engine::new(
         &inventory,
@@ -561,16 +686,8 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
         checkpoint: a.checkpoint.clone(),
         max_objects: a.max_objects,
     };
-    let rt = runtime()?;
-    let result = rt.block_on(async {
-        let cfg = egresswatch::aws::sdk_config(
-            a.aws.endpoint_url.as_deref(),
-            a.aws.aws_region.as_deref(),
-        )
-        .await;
-        let s3 = egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some());
-        egresswatch::replay::replay(&s3, engine, &args, &opts).await
-    })?;
+    let mut result = rt.block_on(egresswatch::replay::replay(&s3, engine, &args, &opts))?;
+    result.summary.history = history;
     finish(&a.common, &result, Format::Jsonl)
 }
 
@@ -701,6 +818,7 @@ fn run_collect(
     since: Option<&str>,
     regions: &[String],
     aws: &AwsArgs,
+    history: &HistoryArgs,
 ) -> Result<ExitCode> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -727,6 +845,34 @@ fn run_collect(
             "{}",
             serde_json::json!({ "region": collector.region(), "collected": report })
         )?;
+    }
+    // Each collection is a snapshot: diffed into the ledger, so what it shows is not
+    // forgotten when the ENIs are deleted; the trail adds what lived between snapshots.
+    if let Some(ledger) = &history.ledger {
+        let s3 = rt.block_on(async {
+            let cfg = egresswatch::aws::sdk_config(
+                aws.endpoint_url.as_deref(),
+                aws.aws_region.as_deref(),
+            )
+            .await;
+            egresswatch::aws::s3_client(&cfg, aws.endpoint_url.is_some())
+        });
+        let store = egresswatch::inventory::history::open_store(ledger, Some(&s3))?;
+        let mut inv = Inventory::load(out)?;
+        let seg = rt.block_on(egresswatch::inventory::history::record_snapshot(
+            &store,
+            &inv,
+            now,
+            &out.display().to_string(),
+        ))?;
+        let report = load_history(&mut inv, history, None, Some(&s3), &rt)?;
+        writeln!(
+            io::stderr().lock(),
+            "{}",
+            serde_json::json!({ "ledger": ledger, "snapshot_segment": seg, "history": report })
+        )?;
+    } else if history.cloudtrail.is_some() {
+        bail!("--cloudtrail with inventory collect needs --ledger (where to keep what it learns)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -790,6 +936,76 @@ fn run_inventory_show(path: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn run_inventory_history(
+    ledger: &str,
+    eni: Option<&str>,
+    format: &str,
+    aws: &AwsArgs,
+) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let s3 = ledger.starts_with("s3://").then(|| {
+        rt.block_on(async {
+            let cfg = egresswatch::aws::sdk_config(
+                aws.endpoint_url.as_deref(),
+                aws.aws_region.as_deref(),
+            )
+            .await;
+            egresswatch::aws::s3_client(&cfg, aws.endpoint_url.is_some())
+        })
+    });
+    let store = egresswatch::inventory::history::open_store(ledger, s3.as_ref())?;
+    let led = rt.block_on(egresswatch::inventory::ledger::Ledger::load(&store))?;
+    let mut out = io::stdout().lock();
+    let t = |x: Option<i64>| x.map_or("-".to_string(), egresswatch::time::format_rfc3339);
+    for l in led.enis.values().filter(|l| eni.is_none_or(|e| e == l.eni)) {
+        if format == "jsonl" {
+            serde_json::to_writer(&mut out, l)?;
+            writeln!(out)?;
+            continue;
+        }
+        let owner = l.owner.as_ref().map_or("-".to_string(), |o| {
+            format!(
+                "{}/{} ({})",
+                o.kind,
+                o.name,
+                o.confidence.as_deref().unwrap_or("-")
+            )
+        });
+        writeln!(
+            out,
+            "{}  {}  {}  created {}  deleted {}  seen {}..{}  by {}  owner {}  evidence {}",
+            l.eni,
+            l.subnet_id.as_deref().unwrap_or("-"),
+            l.private_ips.join(","),
+            t(l.created_at),
+            t(l.end()),
+            t(l.first_seen),
+            t(l.last_seen),
+            l.created_by
+                .as_ref()
+                .and_then(|c| c.session_issuer_arn.as_deref())
+                .unwrap_or("-"),
+            owner,
+            l.evidence.len()
+        )?;
+    }
+    if format != "jsonl" {
+        for r in led.resources.values() {
+            writeln!(
+                out,
+                "resource {}/{}  role {}  subnets {}  created {}  ended {}",
+                r.kind,
+                r.name,
+                r.role_arn.as_deref().unwrap_or("-"),
+                r.subnets.join(","),
+                t(r.created_at),
+                t(r.ended_at)
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_rules_check(path: Option<&Path>) -> Result<ExitCode> {
     let rules = load_rules(path)?;
     let mut out = io::stdout().lock();
@@ -826,8 +1042,18 @@ fn main() -> ExitCode {
                     since,
                     regions,
                     aws,
+                    history,
                 },
-        } => run_collect(&out, since.as_deref(), &regions, &aws),
+        } => run_collect(&out, since.as_deref(), &regions, &aws, &history),
+        Command::Inventory {
+            command:
+                InventoryCommand::History {
+                    ledger,
+                    eni,
+                    format,
+                    aws,
+                },
+        } => run_inventory_history(&ledger, eni.as_deref(), &format, &aws),
         Command::Rules {
             command: RulesCommand::Check { path },
         } => run_rules_check(path.as_deref()),

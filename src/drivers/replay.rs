@@ -4,7 +4,7 @@
 //! downloads while the current one is scanned). A checkpoint snapshot after every chunk makes the
 //! same command resume where a crash or `kill -9` stopped it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +56,8 @@ struct State {
     failed: Vec<FileFailure>,
     bytes: u64,
     rule_matches: u64,
+    #[serde(default)]
+    unknown: BTreeMap<String, crate::scan::UnknownAcc>,
 }
 
 /// `s3://bucket/key` as (bucket, key).
@@ -378,6 +380,9 @@ pub async fn replay(
         state.skipped += s.skipped;
         state.rule_matches += s.rule_matches;
         state.failed.extend(s.errors);
+        for (eni, a) in s.unknown_enis {
+            state.unknown.entry(eni).or_default().merge(&a);
+        }
         state.done.extend(finished);
         if let Some(p) = &args.checkpoint {
             state.aggregates = aggregates
@@ -409,6 +414,9 @@ pub async fn replay(
         elapsed_ms: started.elapsed().as_millis() as u64,
         errors: state.failed,
         skipped_samples: Vec::new(),
+        ..Default::default()
     };
+    let mut summary = summary;
+    summary.add_unknown(std::mem::take(&mut state.unknown));
     Ok(ScanResult { findings, summary })
 }

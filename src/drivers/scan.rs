@@ -2,6 +2,7 @@
 //! through decode -> enrich -> detect with its own buffers and aggregates, and the aggregates are
 //! merged once at the end. Nothing is shared in the hot path.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -82,6 +83,65 @@ pub struct Summary {
     pub elapsed_ms: u64,
     pub errors: Vec<FileFailure>,
     pub skipped_samples: Vec<Skip>,
+    /// Traffic of ENIs no source knows (README "Forensic replay of completed jobs").
+    pub unattributed: Unattributed,
+    /// Per unknown ENI, merged across workers and chunks; `unattributed` is derived from it.
+    #[serde(skip)]
+    pub unknown_enis: BTreeMap<String, UnknownAcc>,
+    /// What reading CloudTrail and the ledger did (`--cloudtrail`, `--ledger`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::inventory::history::HistoryReport>,
+}
+
+/// Counters of one ENI no source knows.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct UnknownAcc {
+    pub could_be_sagemaker: bool,
+    pub subnet_id: Option<String>,
+    pub records: u64,
+    pub egress_records_nat_igw: u64,
+    pub egress_bytes_nat_igw: u64,
+}
+
+impl UnknownAcc {
+    pub fn merge(&mut self, o: &UnknownAcc) {
+        self.could_be_sagemaker |= o.could_be_sagemaker;
+        if self.subnet_id.is_none() {
+            self.subnet_id.clone_from(&o.subnet_id);
+        }
+        self.records += o.records;
+        self.egress_records_nat_igw += o.egress_records_nat_igw;
+        self.egress_bytes_nat_igw += o.egress_bytes_nat_igw;
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UnattributedPart {
+    pub enis: u64,
+    pub records: u64,
+    pub egress_bytes_nat_igw: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnattributedEni {
+    pub eni: String,
+    pub subnet_id: Option<String>,
+    pub could_be_sagemaker: bool,
+    pub records: u64,
+    pub egress_bytes_nat_igw: u64,
+}
+
+/// `--summary-json` `unattributed`: ENIs unknown to the inventory, the ledger and CloudTrail.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Unattributed {
+    pub enis: u64,
+    pub records: u64,
+    pub egress_bytes_nat_igw: u64,
+    /// No instance id, in a subnet some SageMaker VpcConfig uses.
+    pub could_be_sagemaker: UnattributedPart,
+    pub other: UnattributedPart,
+    /// The 10 with the most NAT/IGW egress bytes (then records).
+    pub top: Vec<UnattributedEni>,
 }
 
 #[derive(Debug)]
@@ -177,8 +237,69 @@ pub struct Partial {
 }
 
 impl Summary {
+    /// Adds unknown-ENI counters and recomputes `unattributed`.
+    pub fn add_unknown(&mut self, list: impl IntoIterator<Item = (String, UnknownAcc)>) {
+        for (eni, a) in list {
+            self.unknown_enis.entry(eni).or_default().merge(&a);
+        }
+        let mut u = Unattributed::default();
+        for a in self.unknown_enis.values() {
+            u.enis += 1;
+            u.records += a.records;
+            u.egress_bytes_nat_igw += a.egress_bytes_nat_igw;
+            let part = if a.could_be_sagemaker {
+                &mut u.could_be_sagemaker
+            } else {
+                &mut u.other
+            };
+            part.enis += 1;
+            part.records += a.records;
+            part.egress_bytes_nat_igw += a.egress_bytes_nat_igw;
+        }
+        let mut top: Vec<(&String, &UnknownAcc)> = self.unknown_enis.iter().collect();
+        top.sort_by(|x, y| {
+            (y.1.egress_bytes_nat_igw, y.1.records)
+                .cmp(&(x.1.egress_bytes_nat_igw, x.1.records))
+                .then(x.0.cmp(y.0))
+        });
+        u.top = top
+            .into_iter()
+            .take(10)
+            .map(|(eni, a)| UnattributedEni {
+                eni: eni.clone(),
+                subnet_id: a.subnet_id.clone(),
+                could_be_sagemaker: a.could_be_sagemaker,
+                records: a.records,
+                egress_bytes_nat_igw: a.egress_bytes_nat_igw,
+            })
+            .collect();
+        self.unattributed = u;
+    }
+
+    /// One WARN line when egress of an ENI that could be SageMaker's left through NAT/IGW
+    /// with no source able to say whose it was.
+    pub fn warn_unattributed(&self) {
+        let u = &self.unattributed;
+        if u.could_be_sagemaker.egress_bytes_nat_igw > 0 {
+            let top: Vec<&str> = u
+                .top
+                .iter()
+                .filter(|t| t.could_be_sagemaker && t.egress_bytes_nat_igw > 0)
+                .map(|t| t.eni.as_str())
+                .collect();
+            tracing::warn!(
+                enis = u.could_be_sagemaker.enis,
+                records = u.could_be_sagemaker.records,
+                egress_bytes = u.could_be_sagemaker.egress_bytes_nat_igw,
+                top = ?top,
+                "egress through NAT/IGW from ENIs no source attributes, in subnets SageMaker uses (reported as resource `unknown`); pass --cloudtrail or --ledger to attribute them"
+            );
+        }
+    }
+
     /// Adds another run's counters (findings are recounted when findings are built).
     pub fn absorb(&mut self, o: Summary) {
+        self.add_unknown(o.unknown_enis);
         self.files += o.files;
         self.records += o.records;
         self.nodata += o.nodata;
@@ -212,6 +333,7 @@ pub fn run_partial(
         Vec<(detect::FindingKey, detect::Agg)>,
         Vec<(usize, FileStats, Option<DecodeError>, u64)>,
         u64,
+        Vec<(String, UnknownAcc)>,
     );
     let worker = || -> WorkerOut {
         let mut enricher = Enricher::new(model, enrich);
@@ -245,7 +367,29 @@ pub fn run_partial(
             ));
         }
         let matches = detector.matches;
-        (detector.finish(&enricher), stats_out, matches)
+        let unknown: Vec<(String, UnknownAcc)> = enricher
+            .unknown
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.records > 0)
+            .filter_map(|(i, u)| {
+                let name = enricher.eni_name(model.enis.len() as u32 + i as u32)?;
+                Some((
+                    name.to_string(),
+                    UnknownAcc {
+                        could_be_sagemaker: u.could_be_sagemaker,
+                        subnet_id: model
+                            .subnets
+                            .get(u.subnet as usize)
+                            .map(|s| s.id.to_string()),
+                        records: u.records,
+                        egress_records_nat_igw: u.egress_records,
+                        egress_bytes_nat_igw: u.egress_bytes,
+                    },
+                ))
+            })
+            .collect();
+        (detector.finish(&enricher), stats_out, matches, unknown)
     };
     let outs: Vec<WorkerOut> = if threads == 1 {
         vec![worker()]
@@ -266,10 +410,11 @@ pub fn run_partial(
     };
     let mut per_file: Vec<(usize, FileStats, Option<DecodeError>, u64)> = Vec::new();
     let mut parts = Vec::new();
-    for (agg, stats, matches) in outs {
+    for (agg, stats, matches, unknown) in outs {
         parts.push(agg);
         per_file.extend(stats);
         summary.rule_matches += matches;
+        summary.add_unknown(unknown);
     }
     per_file.sort_by_key(|(i, ..)| *i);
     let mut ok = vec![true; inputs.len()];

@@ -154,5 +154,21 @@ pub fn summary_line(s: &Summary) -> String {
         s.findings,
         human_bytes(s.bytes_read),
         s.elapsed_ms as f64 / 1000.0
+    ) + &unattributed_part(s)
+}
+
+/// The closing line's word on ENIs no source knows (empty when there are none).
+fn unattributed_part(s: &Summary) -> String {
+    let u = &s.unattributed;
+    if u.enis == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} unattributed ENIs ({} records, {} NAT/IGW egress; could be SageMaker: {} ENIs, {})",
+        u.enis,
+        u.records,
+        human_bytes(u.egress_bytes_nat_igw),
+        u.could_be_sagemaker.enis,
+        human_bytes(u.could_be_sagemaker.egress_bytes_nat_igw)
     )
 }
