@@ -585,8 +585,18 @@ impl<'m> Enricher<'m> {
         o.resource[i] = resource;
         o.conf[i] = confidence;
 
-        // Destination class.
-        let vpc_idx = sinfo.map_or(NONE, |e| e.vpc);
+        // Destination class. An ENI no source knows is placed by its flow-log context.
+        let ctx_subnet = match sinfo {
+            Some(e) => e.subnet,
+            None => self
+                .unknown
+                .get((src_eni - known) as usize)
+                .map_or(NONE, |u| u.subnet),
+        };
+        let vpc_idx = match sinfo {
+            Some(e) => e.vpc,
+            None => m.subnets.get(ctx_subnet as usize).map_or(NONE, |s| s.vpc),
+        };
         let vpc = m.vpcs.get(vpc_idx as usize);
         let nat_own_ip = info
             .is_some_and(|e| e.kind == EniKind::NatGateway && e.ips.binary_search(&pdst).is_ok());
@@ -650,9 +660,7 @@ impl<'m> Enricher<'m> {
         }
 
         // Path.
-        let route = sinfo
-            .and_then(|e| m.route_table_of(e.subnet))
-            .map(|rt| rt.get(pdst).copied());
+        let route = m.route_table_of(ctx_subnet).map(|rt| rt.get(pdst).copied());
         let path = forced_path.unwrap_or_else(|| {
             decide_path(
                 str_at(&c.next_hop, i),
@@ -739,16 +747,33 @@ pub fn subnet_resource_at(m: &Model, subnet: u32, t: i64) -> (u32, u8) {
     let Some(cands) = m.subnet_candidates.get(subnet as usize) else {
         return (m.unknown_resource, conf::UNKNOWN);
     };
-    let mut running = cands.iter().copied().filter(|&r| {
-        m.resources[r as usize]
+    let running = |r: &&u32| {
+        m.resources[**r as usize]
             .window
             .is_none_or(|(s, e)| s <= t && t <= e)
-    });
-    match (running.next(), running.next()) {
-        (Some(r), None) => (r, conf::INFERRED),
-        (Some(_), Some(_)) if m.subnet_group[subnet as usize] != NONE => {
-            (m.subnet_group[subnet as usize], conf::GROUP)
+    };
+    let mut it = cands.iter().filter(running);
+    let (Some(&first), second) = (it.next(), it.next()) else {
+        return (m.unknown_resource, conf::UNKNOWN);
+    };
+    if second.is_none() {
+        return (first, conf::INFERRED);
+    }
+    // Several at once: the tuning job when they are all its children, else the subnet's
+    // group (which lists every resource using the subnet).
+    let parent = m.resources[first as usize].parent;
+    if parent != NONE
+        && cands
+            .iter()
+            .filter(running)
+            .all(|&r| m.resources[r as usize].parent == parent)
+    {
+        if let Some(&g) = m.parent_group.get(&parent) {
+            return (g, conf::GROUP);
         }
+    }
+    match m.subnet_group.get(subnet as usize) {
+        Some(&g) if g != NONE => (g, conf::GROUP),
         _ => (m.unknown_resource, conf::UNKNOWN),
     }
 }

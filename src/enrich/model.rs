@@ -223,6 +223,8 @@ pub struct Model {
     /// The resource of could-be-SageMaker traffic no source attributes.
     pub unknown_resource: u32,
     group_cache: HashMap<Vec<u32>, u32>,
+    /// Per tuning job: the group resource of its children.
+    pub parent_group: HashMap<u32, u32>,
     pub vpcs: Vec<VpcInfo>,
     pub subnets: Vec<SubnetInfo>,
     pub route_tables: Vec<RangeMap<RouteTarget>>,
@@ -745,7 +747,8 @@ impl Model {
             if let Some(eni) = nb.network_interface_id.as_deref() {
                 notebook_by_eni.insert(eni, r);
             }
-            if let Some(s) = &nb.subnet_id {
+            // A notebook whose ENI is named is never the owner of an ENI nobody knows.
+            if let (Some(s), None) = (&nb.subnet_id, &nb.network_interface_id) {
                 extra_subnet_users.push((s.clone(), r));
             }
         }
@@ -1121,6 +1124,21 @@ impl Model {
                 }
             }
         }
+        // Children of one tuning job stand for their parent when several run at once.
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (i, r) in m.resources.iter().enumerate() {
+            if r.parent != NONE && r.members.is_empty() {
+                children.entry(r.parent).or_default().push(i as u32);
+            }
+        }
+        let mut parents: Vec<(u32, Vec<u32>)> = children.into_iter().collect();
+        parents.sort_unstable();
+        for (p, kids) in parents {
+            if kids.len() > 1 {
+                let g = group_resource(&mut m, &kids);
+                m.parent_group.insert(p, g);
+            }
+        }
         m.subnet_group = vec![NONE; m.subnets.len()];
         for i in 0..m.subnets.len() {
             if m.subnet_candidates[i].len() > 1 {
@@ -1375,26 +1393,26 @@ fn history_resources(
     let facts = &hist.resources;
     let fact = |kind: &str, name: &str| facts.get(&(kind.to_string(), name.to_string()));
     // A model's network settings: its Describe output, else its CreateModel call.
-    let model_cfg =
-        |name: &str| -> Option<(Vec<String>, Vec<String>, Option<bool>, Option<String>)> {
-            if let Some(mo) = models.get(name) {
-                let c = mo.vpc_config.clone().unwrap_or_default();
-                return Some((
-                    c.subnets,
-                    c.security_group_ids,
-                    mo.enable_network_isolation,
-                    mo.execution_role_arn.clone(),
-                ));
-            }
-            fact("model", name).map(|f| {
-                (
-                    f.subnets.clone(),
-                    f.security_groups.clone(),
-                    f.network_isolation,
-                    f.role_arn.clone(),
-                )
-            })
-        };
+    type NetCfg = (Vec<String>, Vec<String>, Option<bool>, Option<String>);
+    let model_cfg = |name: &str| -> Option<NetCfg> {
+        if let Some(mo) = models.get(name) {
+            let c = mo.vpc_config.clone().unwrap_or_default();
+            return Some((
+                c.subnets,
+                c.security_group_ids,
+                mo.enable_network_isolation,
+                mo.execution_role_arn.clone(),
+            ));
+        }
+        fact("model", name).map(|f| {
+            (
+                f.subnets.clone(),
+                f.security_groups.clone(),
+                f.network_isolation,
+                f.role_arn.clone(),
+            )
+        })
+    };
     for f in facts.values() {
         let kind = kind_from_str(&f.kind);
         if matches!(kind, ResourceKind::Model | ResourceKind::Labelled) {

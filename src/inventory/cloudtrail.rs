@@ -163,8 +163,7 @@ impl TrailReader {
     }
 
     fn read_records(&mut self, name: &str, text: &[u8]) -> Result<(), String> {
-        let finders: Vec<memmem::Finder<'_>> =
-            NEEDLES.iter().map(|n| memmem::Finder::new(n)).collect();
+        let finders: Vec<memmem::Finder<'_>> = NEEDLES.iter().map(memmem::Finder::new).collect();
         if !finders.iter().any(|f| f.find(text).is_some()) {
             return Ok(());
         }
@@ -764,7 +763,7 @@ mod tests {
     fn truncated_and_foreign_files_fail_loudly() {
         let mut r = TrailReader::new();
         let file = format!("{{\"Records\":[{}", create("eni-1", "a", ""));
-        r.read_file("t.json", file[..file.len() - 5].as_bytes());
+        r.read_file("t.json", &file.as_bytes()[..file.len() - 5]);
         assert_eq!(r.stats.failed_files, 1);
         r.read_file(
             "AWSLogs/1/CloudTrail-Digest/us-east-1/2026/10/03/d.json.gz",

@@ -212,16 +212,17 @@ pub async fn load(
     Ok(report)
 }
 
-/// Who each listed ENI belongs to according to the model built from `inv` (kept in the
-/// ledger: the resource's Describe output may be gone when the ENI's traffic is scanned).
-pub fn owners(inv: &Inventory) -> HashMap<String, Owner> {
+/// Who each listed ENI belongs to at `now` according to the model built from `inv` (kept in
+/// the ledger: the resource's Describe output may be gone when the ENI's traffic is scanned).
+/// Among candidates with the same VpcConfig, the one running at the snapshot's time.
+pub fn owners(inv: &Inventory, now: i64) -> HashMap<String, Owner> {
     let m = crate::enrich::Model::build(inv, None);
     let mut out = HashMap::new();
     for e in &m.enis {
-        let r = match e.resources.as_slice() {
-            [r] => *r,
-            _ => continue,
-        };
+        let (r, conf) = crate::enrich::resource_at(&m, e, now);
+        if r == crate::enrich::NONE || conf == crate::enrich::conf::GROUP {
+            continue;
+        }
         let Some(res) = m.resources.get(r as usize) else {
             continue;
         };
@@ -235,7 +236,7 @@ pub fn owners(inv: &Inventory) -> HashMap<String, Owner> {
                 name: res.name.to_string(),
                 arn: res.arn.as_deref().map(str::to_string),
                 network_isolation: res.network_isolation,
-                confidence: crate::enrich::model::conf_name(e.conf).map(str::to_string),
+                confidence: crate::enrich::model::conf_name(conf).map(str::to_string),
             },
         );
     }
@@ -251,6 +252,6 @@ pub async fn record_snapshot(
     source: &str,
 ) -> Result<Option<String>, HistoryError> {
     let led = Ledger::load(store).await?;
-    let seg = ledger::diff_snapshot(&led, inv, &owners(inv), now, source);
+    let seg = ledger::diff_snapshot(&led, inv, &owners(inv, now), now, source);
     Ok(seg.write(store).await?)
 }

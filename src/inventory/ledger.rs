@@ -258,6 +258,7 @@ pub struct TrailCheckpoint {
 /// One line of a ledger segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[allow(clippy::large_enum_variant)] // lines are parsed one at a time; boxing buys nothing
 pub enum Entry {
     Eni(EniLife),
     Resource(ResourceFact),

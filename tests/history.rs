@@ -1,0 +1,878 @@
+//! Time-aware attribution on a generated account: jobs whose ENIs were created and deleted
+//! before the inventory was taken, an address reused by a later job, parallel tuning children,
+//! an endpoint whose ENI changed, a notebook, ENIs no source knows. CloudTrail files are
+//! written by the test (moto keeps no CloudTrail events), shuffled, with a duplicate event, a
+//! DryRun probe, a failed call, a digest file, an organisation-trail prefix, a file delivered
+//! the next day and one outside the range. Local scans, the ledger, and a replay from moto S3.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const ACCT: &str = "111122223333";
+const ROLE: &str = "arn:aws:iam::111122223333:role/SageMakerExec";
+
+fn t(hm: &str) -> i64 {
+    egresswatch::time::parse_rfc3339(&format!("2026-10-03T{hm}:00Z")).unwrap()
+}
+
+fn iso(secs: i64) -> String {
+    egresswatch::time::format_rfc3339(secs)
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn write(path: &Path, data: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+fn job(name: &str, created: &str, start: &str, end: &str, tuning: Option<&str>) -> Value {
+    let mut j = json!({
+        "TrainingJobName": name,
+        "TrainingJobArn": format!("arn:aws:sagemaker:us-east-1:{ACCT}:training-job/{name}"),
+        "TrainingJobStatus": "Completed",
+        "RoleArn": ROLE,
+        "CreationTime": iso(t(created)),
+        "TrainingStartTime": iso(t(start)),
+        "TrainingEndTime": iso(t(end)),
+        "EnableNetworkIsolation": false,
+        "ResourceConfig": {"InstanceCount": 1},
+        "VpcConfig": {"Subnets": ["subnet-a"], "SecurityGroupIds": ["sg-1"]}
+    });
+    if let Some(p) = tuning {
+        j["TuningJobArn"] = json!(format!(
+            "arn:aws:sagemaker:us-east-1:{ACCT}:hyper-parameter-tuning-job/{p}"
+        ));
+    }
+    j
+}
+
+fn eni_json(id: &str, subnet: &str, ip: &str, sg: &str, desc: &str, itype: &str) -> Value {
+    json!({
+        "NetworkInterfaceId": id, "SubnetId": subnet, "VpcId": "vpc-1",
+        "AvailabilityZone": "us-east-1a", "Description": desc, "InterfaceType": itype,
+        "RequesterManaged": itype == "interface" && desc.is_empty(),
+        "PrivateIpAddress": ip, "PrivateIpAddresses": [{"PrivateIpAddress": ip}],
+        "Groups": [{"GroupId": sg}], "OwnerId": ACCT
+    })
+}
+
+/// ENIs that lived during the day: (id, subnet, ip, sg, created, deleted).
+const LIVED: &[(&str, &str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "eni-j1",
+        "subnet-a",
+        "10.0.1.10",
+        "sg-1",
+        "13:59",
+        Some("14:32"),
+    ),
+    (
+        "eni-j2",
+        "subnet-a",
+        "10.0.1.10",
+        "sg-1",
+        "14:59",
+        Some("15:32"),
+    ),
+    (
+        "eni-t1",
+        "subnet-a",
+        "10.0.1.21",
+        "sg-1",
+        "15:59",
+        Some("16:32"),
+    ),
+    (
+        "eni-t2",
+        "subnet-a",
+        "10.0.1.22",
+        "sg-1",
+        "15:59",
+        Some("16:32"),
+    ),
+    (
+        "eni-t3",
+        "subnet-a",
+        "10.0.1.23",
+        "sg-1",
+        "15:59",
+        Some("16:32"),
+    ),
+    (
+        "eni-e1",
+        "subnet-c",
+        "10.0.3.40",
+        "sg-2",
+        "08:00",
+        Some("12:00"),
+    ),
+    ("eni-e2", "subnet-c", "10.0.3.41", "sg-2", "11:55", None),
+];
+
+const ALL_DELETED: &[&str] = &["eni-j1", "eni-j2", "eni-t1", "eni-t2", "eni-t3", "eni-e1"];
+
+/// The inventory as `inventory collect` returns it at the end of the day: only live ENIs
+/// (or, with `complete`, every ENI as if it had been listed while alive).
+fn inventory(dir: &Path, extra: &[&str]) {
+    let mut enis = vec![
+        eni_json("eni-nat", "subnet-a", "10.0.1.5", "sg-0", "Interface for NAT Gateway nat-1", "nat_gateway"),
+        eni_json("eni-nb", "subnet-a", "10.0.1.200", "sg-3", "[Do not delete] Network Interface created to access resources in your VPC for SageMaker Notebook Instance nb1", "interface"),
+        eni_json("eni-e2", "subnet-c", "10.0.3.41", "sg-2", "", "interface"),
+    ];
+    for (id, subnet, ip, sg, _, _) in LIVED {
+        if extra.contains(id) && *id != "eni-e2" {
+            enis.push(eni_json(id, subnet, ip, sg, "", "interface"));
+        }
+    }
+    write(
+        &dir.join("ec2/network-interfaces.json"),
+        json!({"NetworkInterfaces": enis}).to_string().as_bytes(),
+    );
+    write(
+        &dir.join("ec2/vpcs.json"),
+        json!({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]})
+            .to_string()
+            .as_bytes(),
+    );
+    write(&dir.join("ec2/subnets.json"), json!({"Subnets": [
+        {"SubnetId": "subnet-a", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24", "AvailabilityZone": "us-east-1a"},
+        {"SubnetId": "subnet-b", "VpcId": "vpc-1", "CidrBlock": "10.0.2.0/24", "AvailabilityZone": "us-east-1a"},
+        {"SubnetId": "subnet-c", "VpcId": "vpc-1", "CidrBlock": "10.0.3.0/24", "AvailabilityZone": "us-east-1b"}
+    ]}).to_string().as_bytes());
+    write(&dir.join("ec2/route-tables.json"), json!({"RouteTables": [{"RouteTableId": "rtb-1", "VpcId": "vpc-1",
+        "Associations": [{"Main": true}, {"SubnetId": "subnet-a"}, {"SubnetId": "subnet-b"}, {"SubnetId": "subnet-c"}],
+        "Routes": [{"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local"}, {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}]}]}).to_string().as_bytes());
+    write(&dir.join("ec2/nat-gateways.json"), json!({"NatGateways": [{"NatGatewayId": "nat-1", "VpcId": "vpc-1", "SubnetId": "subnet-a",
+        "NatGatewayAddresses": [{"NetworkInterfaceId": "eni-nat", "PrivateIp": "10.0.1.5", "PublicIp": "198.51.100.1"}]}]}).to_string().as_bytes());
+    let sm = dir.join("sagemaker");
+    write(
+        &sm.join("job1.json"),
+        job("fraud-xgb-2026-10-03-1400", "13:58", "14:00", "14:30", None)
+            .to_string()
+            .as_bytes(),
+    );
+    write(
+        &sm.join("job2.json"),
+        job("fraud-xgb-2026-10-03-1500", "14:58", "15:00", "15:30", None)
+            .to_string()
+            .as_bytes(),
+    );
+    for i in 1..=3 {
+        write(
+            &sm.join(format!("tune{i}.json")),
+            job(
+                &format!("tune-a-00{i}"),
+                "15:58",
+                "16:00",
+                "16:30",
+                Some("tune-a"),
+            )
+            .to_string()
+            .as_bytes(),
+        );
+    }
+    write(&sm.join("model.json"), json!({"ModelName": "m1", "ModelArn": format!("arn:aws:sagemaker:us-east-1:{ACCT}:model/m1"),
+        "ExecutionRoleArn": ROLE, "VpcConfig": {"Subnets": ["subnet-c"], "SecurityGroupIds": ["sg-2"]}}).to_string().as_bytes());
+    write(&sm.join("config.json"), json!({"EndpointConfigName": "c2", "EndpointConfigArn": "arn:c2", "ProductionVariants": [{"ModelName": "m1"}]}).to_string().as_bytes());
+    write(&sm.join("endpoint.json"), json!({"EndpointName": "risk", "EndpointArn": format!("arn:aws:sagemaker:us-east-1:{ACCT}:endpoint/risk"), "EndpointConfigName": "c2"}).to_string().as_bytes());
+    write(&sm.join("nb.json"), json!({"NotebookInstanceName": "nb1", "NotebookInstanceArn": format!("arn:aws:sagemaker:us-east-1:{ACCT}:notebook-instance/nb1"),
+        "SubnetId": "subnet-a", "SecurityGroups": ["sg-3"], "NetworkInterfaceId": "eni-nb", "DirectInternetAccess": "Disabled"}).to_string().as_bytes());
+}
+
+fn create_event(
+    id: &str,
+    eni: &str,
+    subnet: &str,
+    ip: &str,
+    sg: &str,
+    at: i64,
+    invoked_by: &str,
+) -> Value {
+    json!({
+        "eventVersion": "1.09", "eventSource": "ec2.amazonaws.com", "eventName": "CreateNetworkInterface",
+        "eventTime": iso(at), "eventID": id, "eventType": "AwsApiCall", "awsRegion": "us-east-1",
+        "recipientAccountId": ACCT, "sourceIPAddress": invoked_by, "userAgent": invoked_by,
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:SageMaker",
+            "arn": format!("arn:aws:sts::{ACCT}:assumed-role/SageMakerExec/SageMaker"),
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": ROLE, "userName": "SageMakerExec"}},
+            "invokedBy": invoked_by},
+        "requestParameters": {"subnetId": subnet, "groupSet": {}, "privateIpAddressesSet": {}},
+        "responseElements": {"requestId": "r", "networkInterface": {
+            "networkInterfaceId": eni, "subnetId": subnet, "vpcId": "vpc-1", "availabilityZone": "us-east-1a",
+            "ownerId": ACCT, "requesterId": "AROAEXAMPLE:SageMaker", "requesterManaged": false, "status": "pending",
+            "privateIpAddress": ip, "groupSet": {"items": [{"groupId": sg, "groupName": "g"}]},
+            "privateIpAddressesSet": {"item": [{"privateIpAddress": ip, "primary": true}]}, "tagSet": {}}}
+    })
+}
+
+fn delete_event(id: &str, eni: &str, at: i64) -> Value {
+    json!({"eventVersion": "1.09", "eventSource": "ec2.amazonaws.com", "eventName": "DeleteNetworkInterface",
+        "eventTime": iso(at), "eventID": id, "awsRegion": "us-east-1", "recipientAccountId": ACCT,
+        "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{ACCT}:assumed-role/SageMakerExec/SageMaker")},
+        "requestParameters": {"networkInterfaceId": eni}, "responseElements": {"requestId": "r", "_return": true}})
+}
+
+/// Trail objects: (key, gzip body). Keys use the organisation-trail layout.
+fn trail() -> Vec<(String, Vec<u8>)> {
+    let mut ev: Vec<Value> = Vec::new();
+    for (i, (id, subnet, ip, sg, created, deleted)) in LIVED.iter().enumerate() {
+        // Neither invokedBy value is assumed.
+        let by = if i % 2 == 0 {
+            "sagemaker.amazonaws.com"
+        } else {
+            "AWS Internal"
+        };
+        ev.push(create_event(
+            &format!("c-{id}"),
+            id,
+            subnet,
+            ip,
+            sg,
+            t(created),
+            by,
+        ));
+        if let Some(d) = deleted {
+            ev.push(delete_event(&format!("d-{id}"), id, t(d)));
+        }
+    }
+    ev.push(json!({"eventSource": "ec2.amazonaws.com", "eventName": "CreateNetworkInterface", "eventID": "dry",
+        "eventTime": iso(t("13:58")), "errorCode": "Client.DryRunOperation", "requestParameters": {"subnetId": "subnet-a", "dryRun": true}}));
+    ev.push(json!({"eventSource": "ec2.amazonaws.com", "eventName": "CreateNetworkInterface", "eventID": "fail",
+        "eventTime": iso(t("13:58")), "errorCode": "Client.UnauthorizedOperation",
+        "responseElements": {"networkInterface": {"networkInterfaceId": "eni-bogus"}}}));
+    ev.push(json!({"eventSource": "sagemaker.amazonaws.com", "eventName": "CreateTrainingJob", "eventID": "ctj",
+        "eventTime": iso(t("13:58")), "requestParameters": {"trainingJobName": "fraud-xgb-2026-10-03-1400", "roleArn": ROLE,
+        "vpcConfig": {"subnets": ["subnet-a"], "securityGroupIds": ["sg-1"]}}, "responseElements": {"trainingJobArn": "arn:j1"}}));
+    ev.push(
+        json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject", "eventID": "noise"}),
+    );
+    // Deterministic shuffle (order must not matter), a duplicate of one event in another file.
+    let mut order: Vec<usize> = (0..ev.len()).collect();
+    order.sort_by_key(|&i| (i * 7919) % 31);
+    let dup = ev[0].clone();
+    let mut files: Vec<Vec<Value>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    for (n, i) in order.into_iter().enumerate() {
+        files[n % 3].push(ev[i].clone());
+    }
+    files[2].push(dup);
+    let base = format!("trail/AWSLogs/o-abcd1234ef/{ACCT}/CloudTrail/us-east-1");
+    let mut out = Vec::new();
+    for (n, recs) in files.into_iter().enumerate() {
+        // The third file is delivered the next day.
+        let day = if n == 2 { "2026/10/04" } else { "2026/10/03" };
+        let key = format!(
+            "{base}/{day}/{ACCT}_CloudTrail_us-east-1_2026100{}T0015Z_abcdefgh{n:08}.json.gz",
+            if n == 2 { 4 } else { 3 }
+        );
+        out.push((key, gz(json!({"Records": recs}).to_string().as_bytes())));
+    }
+    // Outside the range: must not be read.
+    out.push((format!("{base}/2026/09/20/{ACCT}_CloudTrail_us-east-1_20260920T0015Z_old.json.gz"),
+        gz(json!({"Records": [create_event("old", "eni-old", "subnet-a", "10.0.1.99", "sg-1", t("10:00") - 13 * 86400, "x")]}).to_string().as_bytes())));
+    // Digest files are never events (this one would fail to parse as a log file).
+    out.push((format!("trail/AWSLogs/o-abcd1234ef/{ACCT}/CloudTrail-Digest/us-east-1/2026/10/03/{ACCT}_CloudTrail-Digest_us-east-1_x.json.gz"),
+        gz(b"{\"digestStartTime\":\"CreateNetworkInterface\"")));
+    out
+}
+
+/// Default-format flow logs: (key, body).
+fn flow_logs() -> Vec<(String, Vec<u8>)> {
+    let rec = |eni: &str, src: &str, dst: &str, at: &str, bytes: u64| {
+        format!(
+            "2 {ACCT} {eni} {src} {dst} 40000 443 6 10 {bytes} {} {} ACCEPT OK\n",
+            t(at),
+            t(at) + 60
+        )
+    };
+    let mut text = String::from("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n");
+    text += &rec("eni-j1", "10.0.1.10", "203.0.113.1", "14:10", 1000);
+    text += &rec("eni-j1", "10.0.1.10", "203.0.113.2", "15:05", 1100);
+    text += &rec("eni-j2", "10.0.1.10", "203.0.113.3", "15:10", 1200);
+    text += &rec("eni-nat", "10.0.1.10", "203.0.113.4", "15:12", 1300);
+    for e in ["eni-t1", "eni-t2", "eni-t3"] {
+        let ip = match e {
+            "eni-t1" => "10.0.1.21",
+            "eni-t2" => "10.0.1.22",
+            _ => "10.0.1.23",
+        };
+        text += &rec(e, ip, "203.0.113.5", "16:10", 1400);
+    }
+    text += &rec("eni-e1", "10.0.3.40", "203.0.113.6", "10:00", 1500);
+    text += &rec("eni-e2", "10.0.3.41", "203.0.113.6", "12:10", 1550);
+    text += &rec("eni-nb", "10.0.1.200", "203.0.113.7", "10:00", 1600);
+    text += &rec("eni-x", "10.0.1.77", "203.0.113.8", "17:10", 1700);
+    text += &rec("eni-y", "10.0.1.78", "203.0.113.8", "14:15", 1800);
+    text += &rec("eni-z", "10.0.2.9", "203.0.113.9", "14:20", 1900);
+    vec![(
+        format!("flow/AWSLogs/{ACCT}/vpcflowlogs/us-east-1/2026/10/03/{ACCT}_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261003T1400Z_0a1b2c3d.log.gz"),
+        gz(text.as_bytes()),
+    )]
+}
+
+struct Account {
+    dir: tempfile::TempDir,
+}
+
+impl Account {
+    fn new() -> Account {
+        let dir = tempfile::tempdir().unwrap();
+        for (k, b) in trail().into_iter().chain(flow_logs()) {
+            write(&dir.path().join(k), &b);
+        }
+        inventory(&dir.path().join("inv"), &[]);
+        inventory(&dir.path().join("inv-complete"), ALL_DELETED);
+        Account { dir }
+    }
+    fn p(&self, s: &str) -> String {
+        self.dir.path().join(s).display().to_string()
+    }
+}
+
+fn egresswatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap()
+}
+
+fn findings(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Internet-egress findings by destination: (eni, resource name, confidence, candidates).
+fn by_dst(f: &[Value]) -> BTreeMap<String, Vec<(String, String, String, Vec<String>)>> {
+    let mut m: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for x in f.iter().filter(|x| x["category"] == "internet-egress") {
+        let cands = x["attribution"]["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        m.entry(x["dst_ip"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                x["eni"].as_str().unwrap().to_string(),
+                x["resource"]["name"].as_str().unwrap_or("-").to_string(),
+                x["attribution"]["confidence"].as_str().unwrap().to_string(),
+                cands,
+            ));
+    }
+    for v in m.values_mut() {
+        v.sort();
+    }
+    m
+}
+
+fn one(
+    m: &BTreeMap<String, Vec<(String, String, String, Vec<String>)>>,
+    dst: &str,
+) -> (String, String, String, Vec<String>) {
+    let v = m
+        .get(dst)
+        .unwrap_or_else(|| panic!("no finding to {dst}: {m:?}"));
+    assert_eq!(v.len(), 1, "{dst}: {v:?}");
+    v[0].clone()
+}
+
+fn check_with_trail(f: &[Value]) {
+    let m = by_dst(f);
+    assert_eq!(
+        one(&m, "203.0.113.1"),
+        (
+            "eni-j1".into(),
+            "fraud-xgb-2026-10-03-1400".into(),
+            "strong".into(),
+            vec![]
+        )
+    );
+    // 33 minutes after the ENI was deleted (grace 20 min): nothing can say whose it was.
+    assert_eq!(
+        one(&m, "203.0.113.2"),
+        ("eni-j1".into(), "unknown".into(), "unknown".into(), vec![])
+    );
+    // The address of the deleted ENI now belongs to the next job's ENI, also on the NAT's log.
+    assert_eq!(
+        one(&m, "203.0.113.3"),
+        (
+            "eni-j2".into(),
+            "fraud-xgb-2026-10-03-1500".into(),
+            "strong".into(),
+            vec![]
+        )
+    );
+    assert_eq!(
+        one(&m, "203.0.113.4"),
+        (
+            "eni-j2".into(),
+            "fraud-xgb-2026-10-03-1500".into(),
+            "strong".into(),
+            vec![]
+        )
+    );
+    let tune = &m["203.0.113.5"];
+    assert_eq!(tune.len(), 3);
+    for (eni, name, conf, cands) in tune {
+        assert!(eni.starts_with("eni-t"));
+        assert_eq!((name.as_str(), conf.as_str()), ("tune-a", "group"));
+        assert_eq!(cands, &["tune-a-001", "tune-a-002", "tune-a-003"]);
+    }
+    let ep = &m["203.0.113.6"];
+    assert_eq!(ep.len(), 2, "{ep:?}");
+    assert!(
+        ep.iter().all(|(_, n, c, _)| n == "risk" && c == "strong"),
+        "{ep:?}"
+    );
+    assert_eq!(
+        one(&m, "203.0.113.7"),
+        ("eni-nb".into(), "nb1".into(), "exact".into(), vec![])
+    );
+    let unknown = &m["203.0.113.8"];
+    assert_eq!(unknown.len(), 2);
+    assert_eq!(
+        unknown[0],
+        ("eni-x".into(), "unknown".into(), "unknown".into(), vec![])
+    );
+    assert_eq!(
+        unknown[1],
+        (
+            "eni-y".into(),
+            "fraud-xgb-2026-10-03-1400".into(),
+            "inferred".into(),
+            vec![]
+        )
+    );
+    assert!(
+        !m.contains_key("203.0.113.9"),
+        "an unknown ENI outside SageMaker subnets raises nothing"
+    );
+    // Evidence of the attribution names the CloudTrail events.
+    let j1 = f.iter().find(|x| x["dst_ip"] == "203.0.113.1").unwrap();
+    let sources: Vec<&str> = j1["attribution"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains(&"cloudtrail:c-eni-j1") && sources.contains(&"cloudtrail:d-eni-j1"),
+        "{sources:?}"
+    );
+}
+
+#[test]
+fn cloudtrail_attributes_deleted_job_enis_and_equals_a_complete_inventory() {
+    let a = Account::new();
+    let flow = a.p("flow");
+    let summary = a.p("summary.json");
+    let out = egresswatch(&[
+        "scan",
+        "--inventory",
+        &a.p("inv"),
+        "--cloudtrail",
+        &a.p("trail"),
+        "--summary-json",
+        &summary,
+        &flow,
+    ]);
+    let with = findings(&out);
+    check_with_trail(&with);
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let ct = &s["history"]["cloudtrail"];
+    assert_eq!(ct["files"], 3, "{ct}");
+    assert_eq!(
+        ct["files_ignored"], 2,
+        "digest and out-of-range files: {ct}"
+    );
+    assert_eq!(ct["duplicates"], 1);
+    assert_eq!(ct["failed_or_dry_run"], 2);
+    assert_eq!(ct["failed_files"], 0);
+    assert_eq!(ct["events_kept"], 14);
+    // Only eni-x, eni-y, eni-z are unknown to every source.
+    assert_eq!(s["unattributed"]["enis"], 3, "{}", s["unattributed"]);
+    assert_eq!(s["unattributed"]["could_be_sagemaker"]["enis"], 2);
+    assert_eq!(s["unattributed"]["other"]["enis"], 1);
+
+    // A complete inventory (every ENI listed while it lived) gives the same attribution for
+    // the records inside the lifetimes.
+    let full = findings(&egresswatch(&[
+        "scan",
+        "--inventory",
+        &a.p("inv-complete"),
+        &flow,
+    ]));
+    let key = |f: &[Value]| -> BTreeSet<(String, String, String)> {
+        f.iter()
+            .filter(|x| {
+                ["203.0.113.1", "203.0.113.3", "203.0.113.6", "203.0.113.7"]
+                    .contains(&x["dst_ip"].as_str().unwrap())
+            })
+            .map(|x| {
+                (
+                    x["id"].as_str().unwrap().into(),
+                    x["eni"].as_str().unwrap().into(),
+                    x["resource"]["name"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key(&with), key(&full));
+    assert_eq!(key(&with).len(), 5);
+}
+
+#[test]
+fn without_history_no_could_be_sagemaker_egress_vanishes() {
+    let a = Account::new();
+    let summary = a.p("summary.json");
+    let out = egresswatch(&[
+        "scan",
+        "--inventory",
+        &a.p("inv"),
+        "--summary-json",
+        &summary,
+        &a.p("flow"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let f = findings(&out);
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let u = &s["unattributed"];
+    // eni-j1, j2, t1-3 (subnet-a), e1 (subnet-c), x, y: could be SageMaker; z: other.
+    assert_eq!(u["enis"], 9, "{u}");
+    assert_eq!(u["could_be_sagemaker"]["enis"], 8, "{u}");
+    assert_eq!(u["other"]["enis"], 1);
+    assert_eq!(u["other"]["egress_bytes_nat_igw"], 1900);
+    assert!(u["top"].as_array().unwrap().len() <= 10);
+    assert!(stderr.contains("no source attributes"), "{stderr}");
+    assert!(stderr.contains("9 unattributed ENIs"), "{stderr}");
+    // Every could-be-SageMaker ENI with NAT egress has a finding, with its confidence said.
+    let enis: BTreeSet<&str> = f
+        .iter()
+        .filter(|x| x["category"] == "internet-egress")
+        .map(|x| x["eni"].as_str().unwrap())
+        .collect();
+    for e in [
+        "eni-j1", "eni-j2", "eni-t1", "eni-t2", "eni-t3", "eni-e1", "eni-x", "eni-y",
+    ] {
+        assert!(enis.contains(e), "{e} vanished: {enis:?}");
+    }
+    assert!(!enis.contains("eni-z"));
+    for x in f
+        .iter()
+        .filter(|x| x["eni"] == "eni-t1" || x["eni"] == "eni-x")
+    {
+        let c = x["attribution"]["confidence"].as_str().unwrap();
+        assert!(["inferred", "group", "unknown"].contains(&c), "{x}");
+        assert!(x["attribution"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "flowlog-context"));
+    }
+    // Three tuning children running at once: attributed to their tuning job as a group.
+    let t1 = f.iter().find(|x| x["eni"] == "eni-t1").unwrap();
+    assert_eq!(t1["resource"]["name"], "tune-a");
+    assert_eq!(t1["attribution"]["confidence"], "group");
+}
+
+#[test]
+fn the_ledger_remembers_what_cloudtrail_taught() {
+    let a = Account::new();
+    let ledger = a.p("ledger");
+    let first = findings(&egresswatch(&[
+        "scan",
+        "--inventory",
+        &a.p("inv"),
+        "--cloudtrail",
+        &a.p("trail"),
+        "--ledger",
+        &ledger,
+        &a.p("flow"),
+    ]));
+    check_with_trail(&first);
+    // Later, without the trail: the ledger alone attributes the same.
+    let second = findings(&egresswatch(&[
+        "scan",
+        "--inventory",
+        &a.p("inv"),
+        "--ledger",
+        &ledger,
+        &a.p("flow"),
+    ]));
+    let ids = |f: &[Value]| -> Vec<(String, String)> {
+        f.iter()
+            .map(|x| {
+                (
+                    x["id"].as_str().unwrap().into(),
+                    x["resource"]["name"].as_str().unwrap_or("-").into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(ids(&first), ids(&second));
+    // Reading the trail again adds nothing (every event is already in the ledger).
+    let summary = a.p("s.json");
+    let _ = findings(&egresswatch(&[
+        "scan",
+        "--inventory",
+        &a.p("inv"),
+        "--cloudtrail",
+        &a.p("trail"),
+        "--ledger",
+        &ledger,
+        "--summary-json",
+        &summary,
+        &a.p("flow"),
+    ]));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["history"]["cloudtrail"]["events_kept"], 0);
+    assert_eq!(s["history"]["cloudtrail"]["duplicates"], 15);
+    assert!(s["history"]["segment_written"].is_null());
+    let hist = egresswatch(&[
+        "inventory",
+        "history",
+        "--ledger",
+        &ledger,
+        "--eni",
+        "eni-j1",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(hist.status.success());
+    let l: Value =
+        serde_json::from_slice(hist.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(l["created_at"], "2026-10-03T13:59:00Z");
+    assert_eq!(l["deleted_at"], "2026-10-03T14:32:00Z");
+    assert_eq!(l["created_by"]["session_issuer_arn"], ROLE);
+    assert_eq!(l["private_ips"], json!(["10.0.1.10"]));
+}
+
+#[test]
+fn inventory_snapshots_are_diffed_into_the_ledger() {
+    use egresswatch::inventory::{history, ledger::Ledger, Inventory};
+    let a = Account::new();
+    let store = egresswatch::state::Store::local(&a.dir.path().join("ledger")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A snapshot taken while the first job ran lists its ENI.
+    inventory(&a.dir.path().join("inv-1410"), &["eni-j1"]);
+    let first = Inventory::load(&a.dir.path().join("inv-1410")).unwrap();
+    rt.block_on(history::record_snapshot(
+        &store,
+        &first,
+        t("14:10"),
+        "inv-1410",
+    ))
+    .unwrap();
+    let later = Inventory::load(&a.dir.path().join("inv")).unwrap();
+    rt.block_on(history::record_snapshot(&store, &later, t("18:00"), "inv"))
+        .unwrap();
+    let led = rt.block_on(Ledger::load(&store)).unwrap();
+    let j1 = &led.enis["eni-j1"];
+    assert_eq!(
+        (j1.first_seen, j1.last_seen, j1.gone_by),
+        (Some(t("14:10")), Some(t("14:10")), Some(t("18:00")))
+    );
+    assert_eq!(j1.owner.as_ref().unwrap().name, "fraud-xgb-2026-10-03-1400");
+    assert_eq!(led.enis["eni-e2"].gone_by, None);
+    // A scan with only the ledger still knows eni-j1's owner from the snapshot, after the
+    // job's Describe output is gone.
+    let inv = a.dir.path().join("inv-nojobs");
+    inventory(&inv, &[]);
+    for f in ["job1", "job2", "tune1", "tune2", "tune3"] {
+        std::fs::remove_file(inv.join(format!("sagemaker/{f}.json"))).unwrap();
+    }
+    let f = findings(&egresswatch(&[
+        "scan",
+        "--inventory",
+        &inv.display().to_string(),
+        "--ledger",
+        &a.p("ledger"),
+        &a.p("flow"),
+    ]));
+    let j1f = f.iter().find(|x| x["dst_ip"] == "203.0.113.1").unwrap();
+    assert_eq!(j1f["resource"]["name"], "fraud-xgb-2026-10-03-1400");
+    assert_eq!(j1f["attribution"]["confidence"], "strong");
+    assert!(j1f["attribution"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "snapshot:inv-1410"));
+}
+
+// ---- moto ------------------------------------------------------------------------------
+
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto() -> Option<Moto> {
+    let python = match std::env::var("EGRESSWATCH_MOTO_PYTHON") {
+        Ok(p) => p,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("EGRESSWATCH_MOTO_PYTHON is not set (scripts/test.sh sets it)")
+        }
+        Err(_) => {
+            eprintln!("note: EGRESSWATCH_MOTO_PYTHON not set; run scripts/test.sh. Skipping.");
+            return None;
+        }
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(python)
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+#[test]
+fn replay_reads_the_trail_and_keeps_the_ledger_in_moto_s3() {
+    let Some(m) = moto() else { return };
+    let a = Account::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+        let s3 = egresswatch::aws::s3_client(&cfg, true);
+        for b in ["logs", "state"] {
+            s3.create_bucket().bucket(b).send().await.unwrap();
+        }
+        for (k, body) in trail().into_iter().chain(flow_logs()) {
+            s3.put_object()
+                .bucket("logs")
+                .key(k)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+        // Two writers of one ledger never overwrite each other.
+        let store = egresswatch::state::Store::s3(s3.clone(), "state", "p");
+        store.put_new("ledger/x.jsonl", b"{}\n").await.unwrap();
+        assert!(matches!(
+            store.put_new("ledger/x.jsonl", b"{}\n").await,
+            Err(egresswatch::state::StoreError::Exists { .. })
+        ));
+    });
+    let out = egresswatch(&[
+        "replay",
+        "--bucket",
+        "logs",
+        "--prefix",
+        "flow",
+        "--account",
+        ACCT,
+        "--region",
+        "us-east-1",
+        "--start",
+        "2026-10-03T00:00:00Z",
+        "--end",
+        "2026-10-04T00:00:00Z",
+        "--inventory",
+        &a.p("inv"),
+        "--cloudtrail",
+        "s3://logs/trail/",
+        "--ledger",
+        "s3://state/p",
+        "--endpoint-url",
+        &m.url,
+        "--aws-region",
+        "us-east-1",
+    ]);
+    let f = findings(&out);
+    check_with_trail(&f);
+    let hist = egresswatch(&[
+        "inventory",
+        "history",
+        "--ledger",
+        "s3://state/p",
+        "--format",
+        "jsonl",
+        "--endpoint-url",
+        &m.url,
+        "--aws-region",
+        "us-east-1",
+    ]);
+    assert!(
+        hist.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hist.stderr)
+    );
+    let enis: BTreeSet<String> = String::from_utf8_lossy(&hist.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["eni"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        enis.contains("eni-t2") && !enis.contains("eni-old") && !enis.contains("eni-bogus"),
+        "{enis:?}"
+    );
+    let _ = PathBuf::new();
+}
+
+/// Writes the generated account into `EGRESSWATCH_WRITE_ACCOUNT` (for looking at it by hand).
+#[test]
+fn write_account_when_asked() {
+    let Some(dst) = std::env::var_os("EGRESSWATCH_WRITE_ACCOUNT") else {
+        return;
+    };
+    let dst = PathBuf::from(dst);
+    for (k, b) in trail().into_iter().chain(flow_logs()) {
+        write(&dst.join(k), &b);
+    }
+    inventory(&dst.join("inv"), &[]);
+    inventory(&dst.join("inv-complete"), ALL_DELETED);
+}
