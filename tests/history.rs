@@ -67,7 +67,15 @@ fn eni_json(id: &str, subnet: &str, ip: &str, sg: &str, desc: &str, itype: &str)
 }
 
 /// ENIs that lived during the day: (id, subnet, ip, sg, created, deleted).
-const LIVED: &[(&str, &str, &str, &str, &str, Option<&str>)] = &[
+type Lived = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+const LIVED: &[Lived] = &[
     (
         "eni-j1",
         "subnet-a",
@@ -361,7 +369,9 @@ fn findings(out: &Output) -> Vec<Value> {
 }
 
 /// Internet-egress findings by destination: (eni, resource name, confidence, candidates).
-fn by_dst(f: &[Value]) -> BTreeMap<String, Vec<(String, String, String, Vec<String>)>> {
+type Attr = (String, String, String, Vec<String>);
+
+fn by_dst(f: &[Value]) -> BTreeMap<String, Vec<Attr>> {
     let mut m: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for x in f.iter().filter(|x| x["category"] == "internet-egress") {
         let cands = x["attribution"]["candidates"]
@@ -385,10 +395,7 @@ fn by_dst(f: &[Value]) -> BTreeMap<String, Vec<(String, String, String, Vec<Stri
     m
 }
 
-fn one(
-    m: &BTreeMap<String, Vec<(String, String, String, Vec<String>)>>,
-    dst: &str,
-) -> (String, String, String, Vec<String>) {
+fn one(m: &BTreeMap<String, Vec<Attr>>, dst: &str) -> Attr {
     let v = m
         .get(dst)
         .unwrap_or_else(|| panic!("no finding to {dst}: {m:?}"));
