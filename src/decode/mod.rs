@@ -7,6 +7,7 @@
 pub mod columns;
 pub mod fast;
 pub mod layout;
+pub mod ocsf;
 pub mod parquet;
 pub mod split;
 pub mod text;
