@@ -252,6 +252,8 @@ enum LayoutArg {
     Hourly,
     Hive,
     HiveHourly,
+    /// Amazon Security Lake (`aws/VPC_FLOW/<version>/region=/accountId=/eventDay=/`).
+    SecurityLake,
 }
 
 #[derive(Args)]
@@ -555,6 +557,7 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
                 LayoutArg::Hourly => Layout::Hourly,
                 LayoutArg::Hive => Layout::Hive,
                 LayoutArg::HiveHourly => Layout::HiveHourly,
+                LayoutArg::SecurityLake => Layout::SecurityLake,
             })
             .collect(),
         concurrency: a.concurrency,

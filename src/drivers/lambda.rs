@@ -53,6 +53,10 @@ pub async fn handle(
     opts: &ScanOptions,
     emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
 ) -> Result<Value, String> {
+    // CloudWatch Logs subscriptions and Kinesis records carry the flow records themselves.
+    if let Some(units) = crate::source::cwlogs::parse_lambda_event(&event) {
+        return super::lambda_logs::handle(units, engine, opts, emit).await;
+    }
     let parsed = notification::parse_lambda_event(&event).map_err(|e| e.to_string())?;
     // (message id or "", objects)
     let units: Vec<(String, Vec<notification::ObjectRef>)> = match &parsed {
@@ -60,6 +64,10 @@ pub async fn handle(
             .iter()
             .map(|r| match notification::parse_body(&r.body) {
                 Ok(Parsed::Objects(o)) => (r.message_id.clone(), o),
+                Ok(Parsed::Ignored(why)) if why == notification::UNRECOGNISED => {
+                    tracing::warn!(message = %r.message_id, "message recognised as nothing (not an S3, SNS, EventBridge or Security Lake notification); acknowledged");
+                    (r.message_id.clone(), Vec::new())
+                }
                 Ok(Parsed::TestEvent | Parsed::Ignored(_)) => (r.message_id.clone(), Vec::new()),
                 Err(e) => {
                     tracing::error!(message = %r.message_id, "unreadable record body: {e}");

@@ -175,6 +175,11 @@ pub async fn plan(
                 Some(info) if layout::in_range(&info, &args.query) => {
                     out.insert(o.key.clone(), o);
                 }
+                None if crate::source::securitylake::parse_key(&o.key)
+                    .is_some_and(|i| crate::source::securitylake::in_range(&i, &args.query)) =>
+                {
+                    out.insert(o.key.clone(), o);
+                }
                 Some(_) => {}
                 None => tracing::debug!(key = %o.key, "not a flow-log object name; skipped"),
             }

@@ -1,4 +1,6 @@
 //! Sources: where flow-log objects come from (local files, S3 listings, SQS notifications).
 
+pub mod cwlogs;
 pub mod layout;
 pub mod notification;
+pub mod securitylake;
