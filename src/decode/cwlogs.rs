@@ -35,6 +35,11 @@ pub struct FieldSources {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FieldsMapError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Toml {
         path: String,
@@ -148,6 +153,27 @@ impl FieldSources {
         for (s, l) in streams {
             self.delivery_streams.entry(s).or_insert(l);
         }
+    }
+
+    /// The sources of a run: the fields map file (if any), then the inventory's flow logs;
+    /// `None` when neither names a format.
+    pub fn load(
+        map: Option<&std::path::Path>,
+        flow_logs: &[crate::inventory::files::FlowLog],
+    ) -> Result<Option<Arc<Self>>, FieldsMapError> {
+        let mut s = match map {
+            Some(p) => {
+                let path = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|source| FieldsMapError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Self::from_toml(&text, &path)?
+            }
+            None => Self::default(),
+        };
+        s.add_flow_logs(flow_logs);
+        Ok((!s.is_empty()).then(|| Arc::new(s)))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -56,6 +56,9 @@ struct State {
     failed: Vec<FileFailure>,
     bytes: u64,
     rule_matches: u64,
+    /// Objects that decoded to no record at all (checkpoints written before this field: 0).
+    #[serde(default)]
+    empty_files: u64,
 }
 
 /// `s3://bucket/key` as (bucket, key).
@@ -381,6 +384,7 @@ pub async fn replay(
         state.nodata += s.nodata;
         state.skipdata += s.skipdata;
         state.skipped += s.skipped;
+        state.empty_files += s.empty_files;
         state.rule_matches += s.rule_matches;
         state.failed.extend(s.errors);
         state.done.extend(finished);
@@ -414,6 +418,7 @@ pub async fn replay(
         elapsed_ms: started.elapsed().as_millis() as u64,
         errors: state.failed,
         skipped_samples: Vec::new(),
+        empty_files: state.empty_files,
     };
     Ok(ScanResult { findings, summary })
 }
