@@ -477,9 +477,285 @@ fn ocsf_rows_of_another_class_are_counted_skips() {
     assert!(st.samples[0].reason.contains("4001"), "{}", st.samples[0].reason);
 }
 
-#[allow(dead_code)]
 fn gzip(b: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(b).unwrap();
     e.finish().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// CloudWatch Logs and Firehose.
+
+use base64::Engine as _;
+use egresswatch::decode::cwlogs::FieldSources;
+
+fn scan_with(inputs: Vec<Input>, sources: FieldSources) -> ScanResult {
+    let opts = ScanOptions {
+        threads: 1,
+        decode: DecodeOptions {
+            sources: Some(Arc::new(sources)),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    engine().scan(&inputs, &opts)
+}
+
+/// The sample records as text files (their own headers): the reference scan.
+fn text_scan() -> ScanResult {
+    let inputs = sample_texts()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (h, lines))| {
+            mem(
+                &format!("text-{i}.log"),
+                format!("{}\n{}\n", h.join(" "), lines.join("\n")).into_bytes(),
+            )
+        })
+        .collect();
+    scan(inputs)
+}
+
+/// A CloudWatch Logs subscription payload (as the documentation and a real VPC capture show it).
+fn envelope(group: &str, stream: &str, first_id: u64, messages: &[String]) -> String {
+    let events: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"id": format!("{}", first_id + i as u64), "timestamp": 1795165260000u64, "message": m}))
+        .collect();
+    json!({"messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": group,
+           "logStream": stream, "subscriptionFilters": ["egresswatch"], "logEvents": events})
+    .to_string()
+}
+
+const CONTROL: &str = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1680683189085,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+
+/// The formats the samples use, plus a decoy of the same length as v2 with two fields swapped
+/// (a line is told from it by token shape).
+fn sample_layouts() -> Vec<String> {
+    let mut v: Vec<String> = sample_texts().into_iter().map(|(h, _)| h.join(" ")).collect();
+    v.push("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status action".into());
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn mixed_group_map(group: &str) -> FieldSources {
+    let specs: Vec<String> = sample_layouts().iter().map(|s| format!("{s:?}")).collect();
+    let toml = format!("[log_groups]\n{group:?} = [{}]\n", specs.join(", "));
+    FieldSources::from_toml(&toml, "map.toml").unwrap()
+}
+
+#[test]
+fn firehose_object_of_concatenated_envelopes_with_mixed_formats_gives_the_text_findings() {
+    // Firehose writes each payload as its own gzip member, with no delimiter between them.
+    let mut object = gzip(CONTROL.as_bytes());
+    let mut events = 0;
+    for (i, (_, lines)) in sample_texts().into_iter().enumerate() {
+        for (k, chunk) in lines.chunks(3).enumerate() {
+            let eni = chunk[0].split(' ').nth(2).unwrap();
+            let body = envelope("/vpc/mixed", &format!("{eni}-all"), (i * 100 + k * 3) as u64, chunk);
+            events += chunk.len();
+            object.extend(gzip(body.as_bytes()));
+        }
+    }
+    let got = scan_with(vec![mem("s3://b/firehose/2026/11/20/09/cwl-1-2026-11-20-09-00-00-ab", object)], mixed_group_map("/vpc/mixed"));
+    let want = text_scan();
+    assert_eq!(got.summary.records, events as u64);
+    assert_eq!(got.summary.records, want.summary.records);
+    assert_eq!(got.summary.skipped, 0, "{:?}", got.summary.skipped_samples);
+    assert!(got.findings.len() >= 10);
+    assert_eq!(key(&got.findings), key(&want.findings));
+    // Evidence: the object and the position of the log event in it (the control message is
+    // not counted).
+    let max = got.findings.iter().flat_map(|f| &f.evidence).map(|e| e.line).max().unwrap();
+    assert!(max <= events as u64 && max > 1);
+}
+
+#[test]
+fn a_record_fitting_no_format_or_several_is_a_counted_skip_not_a_guess() {
+    let msgs = vec![
+        "2 111122223333 eni-0f00000000000b101 10.20.1.21 203.0.113.50 44310 443 6 820 9830400 1795165260 1795165318 ACCEPT OK".to_string(),
+        // Only dashes where the two 14-field formats differ: either could be meant.
+        "2 111122223333 eni-0f00000000000b101 - - - - - - - 1795165260 1795165318 - -".to_string(),
+        // Fits none: an address where a number must be.
+        "2 111122223333 eni-0f00000000000b101 10.20.1.21 203.0.113.50 44310 443 6 820 10.0.0.1 1795165260 1795165318 ACCEPT OK".to_string(),
+        "srcaddr dstaddr".to_string(),
+    ];
+    let body = envelope("/vpc/mixed", "eni-0f00000000000b101-all", 7, &msgs);
+    let r = scan_with(vec![mem("cwl.json", body.into_bytes())], mixed_group_map("/vpc/mixed"));
+    assert_eq!((r.summary.records, r.summary.skipped), (1, 3));
+    let reasons: Vec<(u64, &str)> = r.summary.skipped_samples.iter().map(|s| (s.line, s.reason.as_str())).collect();
+    assert!(reasons[0].0 == 2 && reasons[0].1.contains("several"), "{reasons:?}");
+    assert!(reasons[1].0 == 3 && reasons[1].1.contains("none"), "{reasons:?}");
+    assert!(reasons[2].0 == 4 && reasons[2].1.contains("header"), "{reasons:?}");
+    assert!(reasons[1].1.contains("/vpc/mixed"));
+}
+
+#[test]
+fn inventory_log_format_gives_the_group_its_field_order() {
+    let (header, lines) = sample_texts().into_iter().nth(1).unwrap();
+    assert!(header.len() > 14, "a custom format");
+    let format: String = header.iter().map(|h| format!("${{{}}}", h.replace('_', "-"))).collect::<Vec<_>>().join(" ");
+    let inv = json!({"FlowLogs": [{"FlowLogId": "fl-1", "ResourceId": "vpc-0a1b2c3d4e5f60718", "LogDestinationType": "cloud-watch-logs",
+        "LogGroupName": "/vpc/custom", "LogFormat": format, "TrafficType": "ALL"}]});
+    let mut inventory = Inventory::default();
+    inventory.add_json("flow-logs.json", &inv.to_string()).unwrap();
+    assert_eq!(inventory.flow_logs.len(), 1);
+    let mut sources = FieldSources::default();
+    sources.add_flow_logs(&inventory.flow_logs);
+    let body = envelope("/vpc/custom", "eni-x-all", 1, &lines);
+    let got = scan_with(vec![mem("cwl.json", body.clone().into_bytes())], sources);
+    let want = scan(vec![mem("t.log", format!("{}\n{}\n", header.join(" "), lines.join("\n")).into_bytes())]);
+    assert_eq!(got.summary.skipped, 0, "{:?}", got.summary.skipped_samples);
+    assert_eq!(key(&got.findings), key(&want.findings));
+    // Without any field source the default v2 layout cannot read these lines: every one is
+    // skipped, and the file is reported as empty.
+    let none = scan_with(vec![mem("cwl.json", body.into_bytes())], FieldSources::default());
+    assert_eq!(none.summary.records, 0);
+    assert_eq!(none.summary.skipped, lines.len() as u64);
+    assert_eq!(none.summary.empty_files, 1);
+}
+
+#[test]
+fn firehose_direct_objects_of_headerless_lines_use_the_delivery_stream_format() {
+    let texts = sample_texts();
+    let (header, lines) = &texts[1];
+    let toml = format!("[delivery_streams]\n\"vpc-flows\" = {:?}\n", header.join(" "));
+    let sources = FieldSources::from_toml(&toml, "map.toml").unwrap();
+    let body = format!("{}\n", lines.join("\n"));
+    let name = "s3://b/2026/11/20/09/vpc-flows-3-2026-11-20-09-05-00-1a2b3c4d";
+    let got = scan_with(vec![mem(name, gzip(body.as_bytes()))], sources);
+    let want = scan(vec![mem("t.log", format!("{}\n{body}", header.join(" ")).into_bytes())]);
+    assert_eq!(got.summary.records, lines.len() as u64);
+    assert_eq!(got.summary.skipped, 0, "{:?}", got.summary.skipped_samples);
+    assert_eq!(key(&got.findings), key(&want.findings));
+    assert_eq!(egresswatch::decode::cwlogs::firehose_stream_name("vpc-flows-3-2026-11-20-09-05-00-1a2b3c4d"), Some("vpc-flows"));
+    assert_eq!(egresswatch::decode::cwlogs::firehose_stream_name("x.log.gz"), None);
+}
+
+fn b64_gzip(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(gzip(s.as_bytes()))
+}
+
+fn offline_s3() -> aws_sdk_s3::Client {
+    // Never called by these events (the records are in the payload); built without a network.
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .build(),
+    )
+}
+
+fn run_lambda(event: Value) -> (Result<Value, String>, Vec<Finding>) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let engine = Arc::new(engine());
+    let mut seen = Vec::new();
+    let out = rt.block_on(async {
+        let mut emit = |f: &[Finding]| -> Result<(), String> {
+            seen.extend(f.iter().cloned());
+            Ok(())
+        };
+        egresswatch::lambda::handle(event, &offline_s3(), engine, &ScanOptions { threads: 1, ..Default::default() }, &mut emit).await
+    });
+    (out, seen)
+}
+
+#[test]
+fn lambda_subscription_event_is_decoded_and_a_redelivery_keeps_the_ids() {
+    let (_, lines) = sample_texts().into_iter().next().unwrap();
+    let body = envelope("/vpc/default", "eni-0f00000000000b101-all", 37976342262953223u64, &lines);
+    let event = json!({"awslogs": {"data": b64_gzip(&body)}});
+    let (out, first) = run_lambda(event.clone());
+    let out = out.unwrap();
+    assert_eq!(out["summary"]["records"], json!(lines.len()));
+    assert!(!first.is_empty());
+    let ev = &first[0].evidence[0];
+    assert_eq!(&*ev.file, "/vpc/default/eni-0f00000000000b101-all#37976342262953223");
+    assert!(ev.line >= 1 && ev.line <= lines.len() as u64);
+    let (_, again) = run_lambda(event);
+    let ids = |v: &[Finding]| v.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&first), ids(&again));
+    // The same records from a text file: the same findings.
+    let want = text_scan();
+    for f in &first {
+        assert!(want.findings.iter().any(|w| w.id == f.id && w.flows == f.flows), "{}", f.id);
+    }
+    // A control message is acknowledged with nothing to scan.
+    let (out, none) = run_lambda(json!({"awslogs": {"data": b64_gzip(CONTROL)}}));
+    assert_eq!(out.unwrap()["summary"]["control_messages"], json!(1));
+    assert!(none.is_empty());
+    // An unreadable payload fails the invocation (CloudWatch Logs retries it).
+    assert!(run_lambda(json!({"awslogs": {"data": "not base64!"}})).0.is_err());
+}
+
+#[test]
+fn lambda_kinesis_batch_reports_only_the_unreadable_record() {
+    let (_, lines) = sample_texts().into_iter().next().unwrap();
+    let body = envelope("/vpc/default", "eni-0f00000000000b101-all", 1, &lines);
+    let rec = |seq: &str, data: String| json!({"eventSource": "aws:kinesis", "eventID": format!("shardId-000:{seq}"),
+        "kinesis": {"sequenceNumber": seq, "partitionKey": "p", "data": data}});
+    let event = json!({"Records": [
+        rec("1001", b64_gzip(&body)),
+        rec("1002", base64::engine::general_purpose::STANDARD.encode(b"\x1f\x8b not gzip")),
+        rec("1003", b64_gzip(CONTROL)),
+    ]});
+    let (out, seen) = run_lambda(event);
+    let out = out.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([{"itemIdentifier": "1002"}]), "{out}");
+    assert_eq!(out["summary"]["records"], json!(lines.len()));
+    assert!(!seen.is_empty());
+}
+
+#[test]
+fn scan_recognises_each_input_by_content_in_a_synced_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = sample_texts();
+    // Security Lake object, CloudWatch Logs via Firehose (no extension), plain text.
+    let sl = dir.path().join("aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261120");
+    std::fs::create_dir_all(&sl).unwrap();
+    let rows: Vec<Value> = texts[2].1.iter().map(|l| to_ocsf(&texts[2].0, l, false)).collect();
+    std::fs::write(sl.join("0123abcd.gz.parquet"), ocsf_parquet(&rows, true)).unwrap();
+    let fh = dir.path().join("firehose/2026/11/20/09");
+    std::fs::create_dir_all(&fh).unwrap();
+    let mut cw = Vec::new();
+    for (h, lines) in &texts[..2] {
+        let _ = h;
+        cw.extend(gzip(envelope("/vpc/mixed", "eni-all", 1, lines).as_bytes()));
+    }
+    std::fs::write(fh.join("cwl-stream-1-2026-11-20-09-00-00-0a1b2c3d"), cw).unwrap();
+    let map = dir.path().join("fields.toml");
+    let specs: Vec<String> = sample_layouts().iter().map(|s| format!("{s:?}")).collect();
+    std::fs::write(&map, format!("[log_groups]\n\"/vpc/mixed\" = [{}]\n", specs.join(", "))).unwrap();
+    let inv = root().join("samples/inventory");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .args(["scan", "--inventory"]).arg(&inv)
+        .args(["--format", "jsonl", "--fields-map"]).arg(&map)
+        .arg("--summary-json").arg(dir.path().join("summary.json"))
+        .arg(dir.path().join("aws")).arg(dir.path().join("firehose"))
+        .output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["files"], json!(2));
+    assert_eq!(summary["skipped"], json!(0), "{summary}");
+    let want = text_scan();
+    assert_eq!(summary["records"], json!(want.summary.records));
+    let got: std::collections::BTreeSet<String> = String::from_utf8(out.stdout).unwrap().lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_string()).collect();
+    let want: std::collections::BTreeSet<String> = want.findings.iter().map(|f| f.id.clone()).collect();
+    assert_eq!(got, want);
+
+    // A header-less file nothing describes: loudly reported, counted in the summary.
+    std::fs::write(dir.path().join("orphan.log"), format!("{}\n", texts[1].1.join("\n"))).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .args(["scan", "--inventory"]).arg(&inv)
+        .arg("--summary-json").arg(dir.path().join("s2.json"))
+        .arg(dir.path().join("orphan.log"))
+        .output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN") && stderr.contains("no record at all") && stderr.contains("orphan.log"), "{stderr}");
+    assert!(stderr.contains("1 files with no record"), "{stderr}");
+    let s2: Value = serde_json::from_slice(&std::fs::read(dir.path().join("s2.json")).unwrap()).unwrap();
+    assert_eq!(s2["empty_files"], json!(1));
 }
