@@ -330,7 +330,8 @@ fn ocsf_parquet(rows: &[Value], timestamps: bool) -> Vec<u8> {
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::GZIP(Default::default()))
         .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
     out
@@ -349,7 +350,11 @@ fn decoded_cells(input: &Input) -> (Vec<Vec<String>>, FileStats) {
                 if field.name() == "line" {
                     continue;
                 }
-                row.push(format!("{}={}", field.name(), cell(b.column(c).as_ref(), r)));
+                row.push(format!(
+                    "{}={}",
+                    field.name(),
+                    cell(b.column(c).as_ref(), r)
+                ));
             }
             rows.push(row);
         }
@@ -474,7 +479,11 @@ fn ocsf_rows_of_another_class_are_counted_skips() {
     let (rows, st) = decoded_cells(&pq);
     assert_eq!((rows.len(), st.records, st.skipped), (1, 1, 1));
     assert_eq!(st.samples[0].line, 2);
-    assert!(st.samples[0].reason.contains("4001"), "{}", st.samples[0].reason);
+    assert!(
+        st.samples[0].reason.contains("4001"),
+        "{}",
+        st.samples[0].reason
+    );
 }
 
 fn gzip(b: &[u8]) -> Vec<u8> {
@@ -533,7 +542,10 @@ const CONTROL: &str = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLog
 /// The formats the samples use, plus a decoy of the same length as v2 with two fields swapped
 /// (a line is told from it by token shape).
 fn sample_layouts() -> Vec<String> {
-    let mut v: Vec<String> = sample_texts().into_iter().map(|(h, _)| h.join(" ")).collect();
+    let mut v: Vec<String> = sample_texts()
+        .into_iter()
+        .map(|(h, _)| h.join(" "))
+        .collect();
     v.push("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status action".into());
     v.sort();
     v.dedup();
@@ -554,12 +566,23 @@ fn firehose_object_of_concatenated_envelopes_with_mixed_formats_gives_the_text_f
     for (i, (_, lines)) in sample_texts().into_iter().enumerate() {
         for (k, chunk) in lines.chunks(3).enumerate() {
             let eni = chunk[0].split(' ').nth(2).unwrap();
-            let body = envelope("/vpc/mixed", &format!("{eni}-all"), (i * 100 + k * 3) as u64, chunk);
+            let body = envelope(
+                "/vpc/mixed",
+                &format!("{eni}-all"),
+                (i * 100 + k * 3) as u64,
+                chunk,
+            );
             events += chunk.len();
             object.extend(gzip(body.as_bytes()));
         }
     }
-    let got = scan_with(vec![mem("s3://b/firehose/2026/11/20/09/cwl-1-2026-11-20-09-00-00-ab", object)], mixed_group_map("/vpc/mixed"));
+    let got = scan_with(
+        vec![mem(
+            "s3://b/firehose/2026/11/20/09/cwl-1-2026-11-20-09-00-00-ab",
+            object,
+        )],
+        mixed_group_map("/vpc/mixed"),
+    );
     let want = text_scan();
     assert_eq!(got.summary.records, events as u64);
     assert_eq!(got.summary.records, want.summary.records);
@@ -568,7 +591,13 @@ fn firehose_object_of_concatenated_envelopes_with_mixed_formats_gives_the_text_f
     assert_eq!(key(&got.findings), key(&want.findings));
     // Evidence: the object and the position of the log event in it (the control message is
     // not counted).
-    let max = got.findings.iter().flat_map(|f| &f.evidence).map(|e| e.line).max().unwrap();
+    let max = got
+        .findings
+        .iter()
+        .flat_map(|f| &f.evidence)
+        .map(|e| e.line)
+        .max()
+        .unwrap();
     assert!(max <= events as u64 && max > 1);
 }
 
@@ -583,12 +612,29 @@ fn a_record_fitting_no_format_or_several_is_a_counted_skip_not_a_guess() {
         "srcaddr dstaddr".to_string(),
     ];
     let body = envelope("/vpc/mixed", "eni-0f00000000000b101-all", 7, &msgs);
-    let r = scan_with(vec![mem("cwl.json", body.into_bytes())], mixed_group_map("/vpc/mixed"));
+    let r = scan_with(
+        vec![mem("cwl.json", body.into_bytes())],
+        mixed_group_map("/vpc/mixed"),
+    );
     assert_eq!((r.summary.records, r.summary.skipped), (1, 3));
-    let reasons: Vec<(u64, &str)> = r.summary.skipped_samples.iter().map(|s| (s.line, s.reason.as_str())).collect();
-    assert!(reasons[0].0 == 2 && reasons[0].1.contains("several"), "{reasons:?}");
-    assert!(reasons[1].0 == 3 && reasons[1].1.contains("none"), "{reasons:?}");
-    assert!(reasons[2].0 == 4 && reasons[2].1.contains("header"), "{reasons:?}");
+    let reasons: Vec<(u64, &str)> = r
+        .summary
+        .skipped_samples
+        .iter()
+        .map(|s| (s.line, s.reason.as_str()))
+        .collect();
+    assert!(
+        reasons[0].0 == 2 && reasons[0].1.contains("several"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].0 == 3 && reasons[1].1.contains("none"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].0 == 4 && reasons[2].1.contains("header"),
+        "{reasons:?}"
+    );
     assert!(reasons[1].1.contains("/vpc/mixed"));
 }
 
@@ -596,22 +642,34 @@ fn a_record_fitting_no_format_or_several_is_a_counted_skip_not_a_guess() {
 fn inventory_log_format_gives_the_group_its_field_order() {
     let (header, lines) = sample_texts().into_iter().nth(1).unwrap();
     assert!(header.len() > 14, "a custom format");
-    let format: String = header.iter().map(|h| format!("${{{}}}", h.replace('_', "-"))).collect::<Vec<_>>().join(" ");
+    let format: String = header
+        .iter()
+        .map(|h| format!("${{{}}}", h.replace('_', "-")))
+        .collect::<Vec<_>>()
+        .join(" ");
     let inv = json!({"FlowLogs": [{"FlowLogId": "fl-1", "ResourceId": "vpc-0a1b2c3d4e5f60718", "LogDestinationType": "cloud-watch-logs",
         "LogGroupName": "/vpc/custom", "LogFormat": format, "TrafficType": "ALL"}]});
     let mut inventory = Inventory::default();
-    inventory.add_json("flow-logs.json", &inv.to_string()).unwrap();
+    inventory
+        .add_json("flow-logs.json", &inv.to_string())
+        .unwrap();
     assert_eq!(inventory.flow_logs.len(), 1);
     let mut sources = FieldSources::default();
     sources.add_flow_logs(&inventory.flow_logs);
     let body = envelope("/vpc/custom", "eni-x-all", 1, &lines);
     let got = scan_with(vec![mem("cwl.json", body.clone().into_bytes())], sources);
-    let want = scan(vec![mem("t.log", format!("{}\n{}\n", header.join(" "), lines.join("\n")).into_bytes())]);
+    let want = scan(vec![mem(
+        "t.log",
+        format!("{}\n{}\n", header.join(" "), lines.join("\n")).into_bytes(),
+    )]);
     assert_eq!(got.summary.skipped, 0, "{:?}", got.summary.skipped_samples);
     assert_eq!(key(&got.findings), key(&want.findings));
     // Without any field source the default v2 layout cannot read these lines: every one is
     // skipped, and the file is reported as empty.
-    let none = scan_with(vec![mem("cwl.json", body.into_bytes())], FieldSources::default());
+    let none = scan_with(
+        vec![mem("cwl.json", body.into_bytes())],
+        FieldSources::default(),
+    );
     assert_eq!(none.summary.records, 0);
     assert_eq!(none.summary.skipped, lines.len() as u64);
     assert_eq!(none.summary.empty_files, 1);
@@ -621,17 +679,31 @@ fn inventory_log_format_gives_the_group_its_field_order() {
 fn firehose_direct_objects_of_headerless_lines_use_the_delivery_stream_format() {
     let texts = sample_texts();
     let (header, lines) = &texts[1];
-    let toml = format!("[delivery_streams]\n\"vpc-flows\" = {:?}\n", header.join(" "));
+    let toml = format!(
+        "[delivery_streams]\n\"vpc-flows\" = {:?}\n",
+        header.join(" ")
+    );
     let sources = FieldSources::from_toml(&toml, "map.toml").unwrap();
     let body = format!("{}\n", lines.join("\n"));
     let name = "s3://b/2026/11/20/09/vpc-flows-3-2026-11-20-09-05-00-1a2b3c4d";
     let got = scan_with(vec![mem(name, gzip(body.as_bytes()))], sources);
-    let want = scan(vec![mem("t.log", format!("{}\n{body}", header.join(" ")).into_bytes())]);
+    let want = scan(vec![mem(
+        "t.log",
+        format!("{}\n{body}", header.join(" ")).into_bytes(),
+    )]);
     assert_eq!(got.summary.records, lines.len() as u64);
     assert_eq!(got.summary.skipped, 0, "{:?}", got.summary.skipped_samples);
     assert_eq!(key(&got.findings), key(&want.findings));
-    assert_eq!(egresswatch::decode::cwlogs::firehose_stream_name("vpc-flows-3-2026-11-20-09-05-00-1a2b3c4d"), Some("vpc-flows"));
-    assert_eq!(egresswatch::decode::cwlogs::firehose_stream_name("x.log.gz"), None);
+    assert_eq!(
+        egresswatch::decode::cwlogs::firehose_stream_name(
+            "vpc-flows-3-2026-11-20-09-05-00-1a2b3c4d"
+        ),
+        Some("vpc-flows")
+    );
+    assert_eq!(
+        egresswatch::decode::cwlogs::firehose_stream_name("x.log.gz"),
+        None
+    );
 }
 
 fn b64_gzip(s: &str) -> String {
@@ -649,7 +721,10 @@ fn offline_s3() -> aws_sdk_s3::Client {
 }
 
 fn run_lambda(event: Value) -> (Result<Value, String>, Vec<Finding>) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let engine = Arc::new(engine());
     let mut seen = Vec::new();
     let out = rt.block_on(async {
@@ -657,7 +732,17 @@ fn run_lambda(event: Value) -> (Result<Value, String>, Vec<Finding>) {
             seen.extend(f.iter().cloned());
             Ok(())
         };
-        egresswatch::lambda::handle(event, &offline_s3(), engine, &ScanOptions { threads: 1, ..Default::default() }, &mut emit).await
+        egresswatch::lambda::handle(
+            event,
+            &offline_s3(),
+            engine,
+            &ScanOptions {
+                threads: 1,
+                ..Default::default()
+            },
+            &mut emit,
+        )
+        .await
     });
     (out, seen)
 }
@@ -665,14 +750,22 @@ fn run_lambda(event: Value) -> (Result<Value, String>, Vec<Finding>) {
 #[test]
 fn lambda_subscription_event_is_decoded_and_a_redelivery_keeps_the_ids() {
     let (_, lines) = sample_texts().into_iter().next().unwrap();
-    let body = envelope("/vpc/default", "eni-0f00000000000b101-all", 37976342262953223u64, &lines);
+    let body = envelope(
+        "/vpc/default",
+        "eni-0f00000000000b101-all",
+        37976342262953223u64,
+        &lines,
+    );
     let event = json!({"awslogs": {"data": b64_gzip(&body)}});
     let (out, first) = run_lambda(event.clone());
     let out = out.unwrap();
     assert_eq!(out["summary"]["records"], json!(lines.len()));
     assert!(!first.is_empty());
     let ev = &first[0].evidence[0];
-    assert_eq!(&*ev.file, "/vpc/default/eni-0f00000000000b101-all#37976342262953223");
+    assert_eq!(
+        &*ev.file,
+        "/vpc/default/eni-0f00000000000b101-all#37976342262953223"
+    );
     assert!(ev.line >= 1 && ev.line <= lines.len() as u64);
     let (_, again) = run_lambda(event);
     let ids = |v: &[Finding]| v.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
@@ -680,22 +773,32 @@ fn lambda_subscription_event_is_decoded_and_a_redelivery_keeps_the_ids() {
     // The same records from a text file: the same findings.
     let want = text_scan();
     for f in &first {
-        assert!(want.findings.iter().any(|w| w.id == f.id && w.flows == f.flows), "{}", f.id);
+        assert!(
+            want.findings
+                .iter()
+                .any(|w| w.id == f.id && w.flows == f.flows),
+            "{}",
+            f.id
+        );
     }
     // A control message is acknowledged with nothing to scan.
     let (out, none) = run_lambda(json!({"awslogs": {"data": b64_gzip(CONTROL)}}));
     assert_eq!(out.unwrap()["summary"]["control_messages"], json!(1));
     assert!(none.is_empty());
     // An unreadable payload fails the invocation (CloudWatch Logs retries it).
-    assert!(run_lambda(json!({"awslogs": {"data": "not base64!"}})).0.is_err());
+    assert!(run_lambda(json!({"awslogs": {"data": "not base64!"}}))
+        .0
+        .is_err());
 }
 
 #[test]
 fn lambda_kinesis_batch_reports_only_the_unreadable_record() {
     let (_, lines) = sample_texts().into_iter().next().unwrap();
     let body = envelope("/vpc/default", "eni-0f00000000000b101-all", 1, &lines);
-    let rec = |seq: &str, data: String| json!({"eventSource": "aws:kinesis", "eventID": format!("shardId-000:{seq}"),
-        "kinesis": {"sequenceNumber": seq, "partitionKey": "p", "data": data}});
+    let rec = |seq: &str, data: String| {
+        json!({"eventSource": "aws:kinesis", "eventID": format!("shardId-000:{seq}"),
+        "kinesis": {"sequenceNumber": seq, "partitionKey": "p", "data": data}})
+    };
     let event = json!({"Records": [
         rec("1001", b64_gzip(&body)),
         rec("1002", base64::engine::general_purpose::STANDARD.encode(b"\x1f\x8b not gzip")),
@@ -703,7 +806,11 @@ fn lambda_kinesis_batch_reports_only_the_unreadable_record() {
     ]});
     let (out, seen) = run_lambda(event);
     let out = out.unwrap();
-    assert_eq!(out["batchItemFailures"], json!([{"itemIdentifier": "1002"}]), "{out}");
+    assert_eq!(
+        out["batchItemFailures"],
+        json!([{"itemIdentifier": "1002"}]),
+        "{out}"
+    );
     assert_eq!(out["summary"]["records"], json!(lines.len()));
     assert!(!seen.is_empty());
 }
@@ -713,9 +820,15 @@ fn scan_recognises_each_input_by_content_in_a_synced_folder() {
     let dir = tempfile::tempdir().unwrap();
     let texts = sample_texts();
     // Security Lake object, CloudWatch Logs via Firehose (no extension), plain text.
-    let sl = dir.path().join("aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261120");
+    let sl = dir
+        .path()
+        .join("aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261120");
     std::fs::create_dir_all(&sl).unwrap();
-    let rows: Vec<Value> = texts[2].1.iter().map(|l| to_ocsf(&texts[2].0, l, false)).collect();
+    let rows: Vec<Value> = texts[2]
+        .1
+        .iter()
+        .map(|l| to_ocsf(&texts[2].0, l, false))
+        .collect();
     std::fs::write(sl.join("0123abcd.gz.parquet"), ocsf_parquet(&rows, true)).unwrap();
     let fh = dir.path().join("firehose/2026/11/20/09");
     std::fs::create_dir_all(&fh).unwrap();
@@ -727,35 +840,229 @@ fn scan_recognises_each_input_by_content_in_a_synced_folder() {
     std::fs::write(fh.join("cwl-stream-1-2026-11-20-09-00-00-0a1b2c3d"), cw).unwrap();
     let map = dir.path().join("fields.toml");
     let specs: Vec<String> = sample_layouts().iter().map(|s| format!("{s:?}")).collect();
-    std::fs::write(&map, format!("[log_groups]\n\"/vpc/mixed\" = [{}]\n", specs.join(", "))).unwrap();
+    std::fs::write(
+        &map,
+        format!("[log_groups]\n\"/vpc/mixed\" = [{}]\n", specs.join(", ")),
+    )
+    .unwrap();
     let inv = root().join("samples/inventory");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_egresswatch"))
-        .args(["scan", "--inventory"]).arg(&inv)
-        .args(["--format", "jsonl", "--fields-map"]).arg(&map)
-        .arg("--summary-json").arg(dir.path().join("summary.json"))
-        .arg(dir.path().join("aws")).arg(dir.path().join("firehose"))
-        .output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary: Value = serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+        .args(["scan", "--inventory"])
+        .arg(&inv)
+        .args(["--format", "jsonl", "--fields-map"])
+        .arg(&map)
+        .arg("--summary-json")
+        .arg(dir.path().join("summary.json"))
+        .arg(dir.path().join("aws"))
+        .arg(dir.path().join("firehose"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["files"], json!(2));
     assert_eq!(summary["skipped"], json!(0), "{summary}");
     let want = text_scan();
     assert_eq!(summary["records"], json!(want.summary.records));
-    let got: std::collections::BTreeSet<String> = String::from_utf8(out.stdout).unwrap().lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_string()).collect();
-    let want: std::collections::BTreeSet<String> = want.findings.iter().map(|f| f.id.clone()).collect();
+    let got: std::collections::BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let want: std::collections::BTreeSet<String> =
+        want.findings.iter().map(|f| f.id.clone()).collect();
     assert_eq!(got, want);
 
     // A header-less file nothing describes: loudly reported, counted in the summary.
-    std::fs::write(dir.path().join("orphan.log"), format!("{}\n", texts[1].1.join("\n"))).unwrap();
+    std::fs::write(
+        dir.path().join("orphan.log"),
+        format!("{}\n", texts[1].1.join("\n")),
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_egresswatch"))
-        .args(["scan", "--inventory"]).arg(&inv)
-        .arg("--summary-json").arg(dir.path().join("s2.json"))
+        .args(["scan", "--inventory"])
+        .arg(&inv)
+        .arg("--summary-json")
+        .arg(dir.path().join("s2.json"))
         .arg(dir.path().join("orphan.log"))
-        .output().unwrap();
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("WARN") && stderr.contains("no record at all") && stderr.contains("orphan.log"), "{stderr}");
+    assert!(
+        stderr.contains("WARN")
+            && stderr.contains("no record at all")
+            && stderr.contains("orphan.log"),
+        "{stderr}"
+    );
     assert!(stderr.contains("1 files with no record"), "{stderr}");
-    let s2: Value = serde_json::from_slice(&std::fs::read(dir.path().join("s2.json")).unwrap()).unwrap();
+    let s2: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("s2.json")).unwrap()).unwrap();
     assert_eq!(s2["empty_files"], json!(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay --layout security-lake against a real S3 API (moto on loopback).
+
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto() -> Option<Moto> {
+    let python = match std::env::var("EGRESSWATCH_MOTO_PYTHON") {
+        Ok(p) => p,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("EGRESSWATCH_MOTO_PYTHON is not set (scripts/test.sh sets it)")
+        }
+        Err(_) => {
+            eprintln!("note: EGRESSWATCH_MOTO_PYTHON not set; run scripts/test.sh. Skipping.");
+            return None;
+        }
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(python)
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "moto did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Some(Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+#[test]
+fn replay_security_lake_layout_lists_both_source_versions_by_event_day() {
+    let Some(m) = moto() else { return };
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    for (k, v) in env {
+        std::env::set_var(k, v);
+    }
+    let texts = sample_texts();
+    let bucket = "aws-security-data-lake-us-east-1-k8vs";
+    let day = "region=us-east-1/accountId=111122223333/eventDay=20261120";
+    let objects: Vec<(String, Vec<u8>)> = vec![
+        // Source 1.0 holds the first two sample files, 2.0 the third.
+        (format!("aws/VPC_FLOW/1.0/{day}/6c45d7f53d0d2915485d6b75e054fcd0.gz.parquet"), {
+            let rows: Vec<Value> = texts[..2].iter().flat_map(|(h, ls)| ls.iter().map(|l| to_ocsf(h, l, true))).collect();
+            ocsf_parquet(&rows, false)
+        }),
+        (format!("aws/VPC_FLOW/2.0/{day}/a6c45d7f53d0d2915485d6b75e054fcd.gz.parquet"), {
+            let rows: Vec<Value> = texts[2].1.iter().map(|l| to_ocsf(&texts[2].0, l, false)).collect();
+            ocsf_parquet(&rows, true)
+        }),
+        // Outside the range, another account, another source: never listed.
+        ("aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261101/old.gz.parquet".into(), b"not read".to_vec()),
+        ("aws/VPC_FLOW/2.0/region=us-east-1/accountId=999999999999/eventDay=20261120/other.gz.parquet".into(), b"not read".to_vec()),
+        (format!("aws/ROUTE53/2.0/{day}/dns.gz.parquet"), b"not read".to_vec()),
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+        let s3 = egresswatch::aws::s3_client(&cfg, true);
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+        for (k, v) in objects {
+            s3.put_object()
+                .bucket(bucket)
+                .key(k)
+                .body(v.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .envs(env)
+        .args([
+            "replay",
+            "--bucket",
+            bucket,
+            "--account",
+            "111122223333",
+            "--region",
+            "us-east-1",
+            "--start",
+            "2026-11-20T00:00:00Z",
+            "--end",
+            "2026-11-21T00:00:00Z",
+            "--layout",
+            "security-lake",
+            "--endpoint-url",
+            &m.url,
+            "--format",
+            "jsonl",
+            "--inventory",
+        ])
+        .arg(root().join("samples/inventory"))
+        .arg("--summary-json")
+        .arg(dir.path().join("s.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["files"], json!(2), "{summary}");
+    assert_eq!(summary["failed_files"], json!(0), "{summary}");
+    let want = text_scan();
+    assert_eq!(summary["records"], json!(want.summary.records));
+    let got: std::collections::BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(got, want.findings.iter().map(|f| f.id.clone()).collect());
 }

@@ -40,7 +40,10 @@ async fn main() -> Result<(), Error> {
     // Header-less records (CloudWatch Logs, Firehose): EGRESSWATCH_FIELDS, EGRESSWATCH_FIELDS_MAP
     // and the inventory's flow logs give their field order.
     let fields = match std::env::var("EGRESSWATCH_FIELDS") {
-        Ok(f) => Some(egresswatch::decode::Layout::parse_spec(&f).map_err(|e| format!("EGRESSWATCH_FIELDS: {e}"))?),
+        Ok(f) => Some(
+            egresswatch::decode::Layout::parse_spec(&f)
+                .map_err(|e| format!("EGRESSWATCH_FIELDS: {e}"))?,
+        ),
         Err(_) => None,
     };
     let map = std::env::var("EGRESSWATCH_FIELDS_MAP").ok();

@@ -119,8 +119,10 @@ impl FieldSources {
     /// Adds the formats of the inventory's flow logs (`describe-flow-logs`) for the log groups
     /// and delivery streams the map does not name (the map is the user's explicit word).
     pub fn add_flow_logs(&mut self, flow_logs: &[crate::inventory::files::FlowLog]) {
-        let (mut groups, mut streams): (HashMap<String, Vec<Layout>>, HashMap<String, Vec<Layout>>) =
-            Default::default();
+        let (mut groups, mut streams): (
+            HashMap<String, Vec<Layout>>,
+            HashMap<String, Vec<Layout>>,
+        ) = Default::default();
         for fl in flow_logs {
             let layout = match fl.log_format.as_deref() {
                 Some(f) => match Layout::parse_spec(f) {
@@ -396,12 +398,16 @@ impl<'o> Lines<'o> {
         };
         let file = self.file;
         let mut err = None;
-        super::text::decode(&buf[..], file, opts, &mut part, &mut |b: RecordBatch| {
-            match renumber(&b, seqs) {
+        super::text::decode(
+            &buf[..],
+            file,
+            opts,
+            &mut part,
+            &mut |b: RecordBatch| match renumber(&b, seqs) {
                 Ok(b) => sink(b),
                 Err(e) => err = Some(e),
-            }
-        })?;
+            },
+        )?;
         if let Some(source) = err {
             return Err(DecodeError::Arrow {
                 file: file.to_string(),
@@ -482,7 +488,8 @@ pub fn decode<R: Read>(
             pos = start;
         }
         if start < buf.len() && buf[start] != b'{' {
-            let end = memchr::memchr2(b'{', b'\n', &buf[start + 1..]).map_or(buf.len(), |i| start + 1 + i);
+            let end = memchr::memchr2(b'{', b'\n', &buf[start + 1..])
+                .map_or(buf.len(), |i| start + 1 + i);
             lines.seq += 1;
             stats.skip(
                 file,
@@ -565,7 +572,10 @@ pub fn decode<R: Read>(
                         stats.skip(
                             file,
                             lines.seq,
-                            format_args!("unknown CloudWatch Logs messageType {}", env.message_type),
+                            format_args!(
+                                "unknown CloudWatch Logs messageType {}",
+                                env.message_type
+                            ),
                         );
                     }
                 }

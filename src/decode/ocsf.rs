@@ -349,8 +349,7 @@ fn map_batch(batch: &RecordBatch, want: &dyn Fn(F) -> bool) -> Mapped {
     put(&mut m, F::Region, at(batch, &["cloud", "region"]));
     put(&mut m, F::AzId, at(batch, &["cloud", "zone"]));
 
-    if let Some(b) = at(batch, &["connection_info", "boundary_id"]).and_then(|a| ints(a.as_ref()))
-    {
+    if let Some(b) = at(batch, &["connection_info", "boundary_id"]).and_then(|a| ints(a.as_ref())) {
         let tp: Int64Array =
             b.0.iter()
                 .map(|v| v.filter(|v| (4..=11).contains(v)).map(|v| v - 3))
@@ -367,9 +366,7 @@ fn map_batch(batch: &RecordBatch, want: &dyn Fn(F) -> bool) -> Mapped {
         if cols.is_empty() {
             return None;
         }
-        let a: Int64Array = (0..rows)
-            .map(|r| cols.iter().find_map(|c| c[r]))
-            .collect();
+        let a: Int64Array = (0..rows).map(|r| cols.iter().find_map(|c| c[r])).collect();
         Some(Arc::new(a))
     };
     put(
@@ -384,19 +381,21 @@ fn map_batch(batch: &RecordBatch, want: &dyn Fn(F) -> bool) -> Mapped {
     if action.is_some() || disp.is_some() || act.is_some() {
         let get = |c: &Option<Vec<Option<i64>>>, r: usize| c.as_ref().and_then(|c| c[r]);
         let keys = (0..rows)
-            .map(|r| {
-                match (get(&action, r), get(&disp, r), get(&act, r)) {
-                    (Some(1), ..) => Some(0),
-                    (Some(2), ..) => Some(1),
-                    (_, Some(1), _) => Some(0),
-                    (_, Some(2), _) => Some(1),
-                    (.., Some(6)) => Some(0),
-                    (.., Some(5)) => Some(1),
-                    _ => None,
-                }
+            .map(|r| match (get(&action, r), get(&disp, r), get(&act, r)) {
+                (Some(1), ..) => Some(0),
+                (Some(2), ..) => Some(1),
+                (_, Some(1), _) => Some(0),
+                (_, Some(2), _) => Some(1),
+                (.., Some(6)) => Some(0),
+                (.., Some(5)) => Some(1),
+                _ => None,
             })
             .collect();
-        put(&mut m, F::Action, Some(two_words(keys, ["ACCEPT", "REJECT"])));
+        put(
+            &mut m,
+            F::Action,
+            Some(two_words(keys, ["ACCEPT", "REJECT"])),
+        );
     }
 
     if let Some(u) = batch.column_by_name("unmapped") {
@@ -420,10 +419,7 @@ fn unmapped(u: &dyn Array, m: &mut Mapped, want: &dyn Fn(F) -> bool) {
         return;
     }
     let Some(map) = u.as_map_opt() else {
-        tracing::debug!(
-            "OCSF unmapped column of type {} is not read",
-            u.data_type()
-        );
+        tracing::debug!("OCSF unmapped column of type {} is not read", u.data_type());
         return;
     };
     let (Some(keys), Some(values)) = (
@@ -546,7 +542,16 @@ pub fn decode<T: ChunkReader + 'static>(
                 &DataType::Int64,
                 batch.num_rows(),
             ));
-            conv.batch(&[F::Start], &[null], None, &m.refused, file, opts, stats, sink)?;
+            conv.batch(
+                &[F::Start],
+                &[null],
+                None,
+                &m.refused,
+                file,
+                opts,
+                stats,
+                sink,
+            )?;
             continue;
         }
         conv.batch(

@@ -609,7 +609,16 @@ pub fn decode<T: ChunkReader + 'static>(
             file: file.to_string(),
             message: e.to_string(),
         })?;
-        conv.batch(&mapping, batch.columns(), None, &[], file, opts, stats, sink)?;
+        conv.batch(
+            &mapping,
+            batch.columns(),
+            None,
+            &[],
+            file,
+            opts,
+            stats,
+            sink,
+        )?;
     }
     Ok(())
 }

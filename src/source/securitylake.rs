@@ -86,7 +86,9 @@ pub fn parse_notification(v: &Value) -> Option<Result<Parsed, NotificationError>
     if v.get("detail-type").is_some() {
         return None;
     }
-    if v.get("source").is_some_and(|s| s.as_str() != Some("aws.s3")) {
+    if v.get("source")
+        .is_some_and(|s| s.as_str() != Some("aws.s3"))
+    {
         return None;
     }
     let detail = v.get("detail")?;
@@ -138,7 +140,10 @@ mod tests {
         assert_eq!(o[0].bucket, "aws-security-data-lake-us-west-2");
         assert_eq!(o[0].size, Some(13176));
         let info = parse_key(&o[0].key).unwrap();
-        assert_eq!((info.account.as_str(), info.region.as_str()), ("123456789012", "us-west-2"));
+        assert_eq!(
+            (info.account.as_str(), info.region.as_str()),
+            ("123456789012", "us-west-2")
+        );
         assert_eq!(format_rfc3339(info.time), "2023-09-16T00:00:00Z");
         // Another event source without detail-type is not taken for an S3 object.
         let other = SUBSCRIBER.replace("\"aws.s3\"", "\"aws.ec2\"");
@@ -167,6 +172,9 @@ mod tests {
         assert!(in_range(&k, &q));
         let old = parse_key("aws/VPC_FLOW/1.0/region=us-east-1/accountId=111122223333/eventDay=20261101/x.gz.parquet").unwrap();
         assert!(!in_range(&old, &q));
-        assert!(parse_key("aws/VPC_FLOW/1.0/region=us-east-1/accountId=1/eventDay=2026112/x.gz.parquet").is_none());
+        assert!(parse_key(
+            "aws/VPC_FLOW/1.0/region=us-east-1/accountId=1/eventDay=2026112/x.gz.parquet"
+        )
+        .is_none());
     }
 }
