@@ -1066,3 +1066,91 @@ fn replay_security_lake_layout_lists_both_source_versions_by_event_day() {
         .collect();
     assert_eq!(got, want.findings.iter().map(|f| f.id.clone()).collect());
 }
+
+#[test]
+fn watch_reads_security_lake_subscriber_messages_and_warns_on_unrecognised_ones() {
+    let Some(m) = moto() else { return };
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    for (k, v) in env {
+        std::env::set_var(k, v);
+    }
+    let texts = sample_texts();
+    let bucket = "aws-security-data-lake-us-east-1-w4tc";
+    let key = "aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20261120/5e2a9c1b5e2a9c1b5e2a9c1b5e2a9c1b.gz.parquet";
+    let rows: Vec<Value> = texts
+        .iter()
+        .flat_map(|(h, ls)| ls.iter().map(|l| to_ocsf(h, l, false)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let queue_url = rt.block_on(async {
+        let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+        let s3 = egresswatch::aws::s3_client(&cfg, true);
+        let sqs = egresswatch::aws::sqs_client(&cfg);
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+        s3.put_object().bucket(bucket).key(key).body(ocsf_parquet(&rows, true).into()).send().await.unwrap();
+        let q = sqs.create_queue().queue_name("AmazonSecurityLake-abc-Main-Queue").send().await.unwrap();
+        let url = q.queue_url().unwrap().to_string();
+        // The subscriber message shape (no detail-type), then one that is nothing known.
+        let sl = json!({"source": "aws.s3", "time": "2026-11-20T10:07:00Z", "account": "123456789012", "region": "us-east-1",
+            "resources": ["arn"], "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1},
+            "request-id": "r", "requester": "securitylake.amazonaws.com"}});
+        sqs.send_message().queue_url(&url).message_body(sl.to_string()).send().await.unwrap();
+        let odd = sqs.send_message().queue_url(&url).message_body(r#"{"hello":"world"}"#).send().await.unwrap();
+        (url, odd.message_id().unwrap().to_string())
+    });
+    let (queue_url, odd_id) = queue_url;
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .envs(env)
+        .args([
+            "watch",
+            "--endpoint-url",
+            &m.url,
+            "--queue-url",
+            &queue_url,
+            "--wait",
+            "1",
+            "--idle-exit",
+            "3s",
+            "--format",
+            "jsonl",
+            "--inventory",
+        ])
+        .arg(root().join("samples/inventory"))
+        .arg("--summary-json")
+        .arg(dir.path().join("s.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("s.json")).unwrap()).unwrap();
+    assert_eq!(stats["unrecognised"], json!(1), "{stats}");
+    assert_eq!(stats["objects"], json!(1), "{stats}");
+    assert!(
+        stderr.lines().any(|l| l.contains("WARN")
+            && l.contains(&odd_id)
+            && l.contains("recognised as nothing")),
+        "{stderr}"
+    );
+    let got: std::collections::BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let want = text_scan();
+    assert_eq!(got, want.findings.iter().map(|f| f.id.clone()).collect());
+}
