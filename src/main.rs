@@ -292,6 +292,9 @@ enum LayoutArg {
     HiveHourly,
     /// Amazon Security Lake (`aws/VPC_FLOW/<version>/region=/accountId=/eventDay=/`).
     SecurityLake,
+    /// Kinesis Data Firehose objects (`[PREFIX/]YYYY/MM/DD/HH/<stream>-...`): CloudWatch Logs
+    /// payloads or flow logs sent to Firehose.
+    Firehose,
 }
 
 #[derive(Args)]
@@ -600,6 +603,7 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
                 LayoutArg::Hive => Layout::Hive,
                 LayoutArg::HiveHourly => Layout::HiveHourly,
                 LayoutArg::SecurityLake => Layout::SecurityLake,
+                LayoutArg::Firehose => Layout::Firehose,
             })
             .collect(),
         concurrency: a.concurrency,

@@ -1154,3 +1154,112 @@ fn watch_reads_security_lake_subscriber_messages_and_warns_on_unrecognised_ones(
     let want = text_scan();
     assert_eq!(got, want.findings.iter().map(|f| f.id.clone()).collect());
 }
+
+#[test]
+fn replay_firehose_layout_reads_cloudwatch_logs_envelopes_by_delivery_hour() {
+    let Some(m) = moto() else { return };
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    for (k, v) in env {
+        std::env::set_var(k, v);
+    }
+    let mut object = gzip(CONTROL.as_bytes());
+    for (i, (_, lines)) in sample_texts().into_iter().enumerate() {
+        object.extend(gzip(
+            envelope("/vpc/mixed", "eni-all", i as u64 * 100, &lines).as_bytes(),
+        ));
+    }
+    let bucket = "cwl-firehose";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+        let s3 = egresswatch::aws::s3_client(&cfg, true);
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+        for (k, v) in [
+            (
+                "cwl/2026/11/20/09/cwl-to-s3-1-2026-11-20-09-10-00-0f1e2d3c",
+                object.clone(),
+            ),
+            (
+                "cwl/2026/11/19/00/cwl-to-s3-1-2026-11-19-00-10-00-0f1e2d3c",
+                b"not read".to_vec(),
+            ),
+        ] {
+            s3.put_object()
+                .bucket(bucket)
+                .key(k)
+                .body(v.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("fields.toml");
+    let specs: Vec<String> = sample_layouts().iter().map(|s| format!("{s:?}")).collect();
+    std::fs::write(
+        &map,
+        format!("[log_groups]\n\"/vpc/mixed\" = [{}]\n", specs.join(", ")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .envs(env)
+        .args([
+            "replay",
+            "--bucket",
+            bucket,
+            "--prefix",
+            "cwl",
+            "--account",
+            "111122223333",
+            "--region",
+            "us-east-1",
+            "--start",
+            "2026-11-20T09:00:00Z",
+            "--end",
+            "2026-11-20T10:00:00Z",
+            "--layout",
+            "firehose",
+            "--endpoint-url",
+            &m.url,
+            "--format",
+            "jsonl",
+            "--fields-map",
+        ])
+        .arg(&map)
+        .arg("--inventory")
+        .arg(root().join("samples/inventory"))
+        .arg("--summary-json")
+        .arg(dir.path().join("s.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["files"], json!(1), "{summary}");
+    assert_eq!(summary["skipped"], json!(0), "{summary}");
+    let want = text_scan();
+    assert_eq!(summary["records"], json!(want.summary.records));
+    let got: std::collections::BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(got, want.findings.iter().map(|f| f.id.clone()).collect());
+}

@@ -183,6 +183,12 @@ pub async fn plan(
                 {
                     out.insert(o.key.clone(), o);
                 }
+                None if args.layouts.contains(&layout::Layout::Firehose)
+                    && crate::source::firehose::parse_key(&o.key)
+                        .is_some_and(|i| crate::source::firehose::in_range(&i, &args.query)) =>
+                {
+                    out.insert(o.key.clone(), o);
+                }
                 Some(_) => {}
                 None => tracing::debug!(key = %o.key, "not a flow-log object name; skipped"),
             }
