@@ -611,12 +611,14 @@ fn a_record_fitting_no_format_or_several_is_a_counted_skip_not_a_guess() {
         "2 111122223333 eni-0f00000000000b101 10.20.1.21 203.0.113.50 44310 443 6 820 10.0.0.1 1795165260 1795165318 ACCEPT OK".to_string(),
         "srcaddr dstaddr".to_string(),
     ];
-    let body = envelope("/vpc/mixed", "eni-0f00000000000b101-all", 7, &msgs);
+    let mut body = envelope("/vpc/mixed", "eni-0f00000000000b101-all", 7, &msgs);
+    // Another JSON object among the envelopes is a counted skip too.
+    body.push_str(r#"{"hello":"world"}"#);
     let r = scan_with(
         vec![mem("cwl.json", body.into_bytes())],
         mixed_group_map("/vpc/mixed"),
     );
-    assert_eq!((r.summary.records, r.summary.skipped), (1, 3));
+    assert_eq!((r.summary.records, r.summary.skipped), (1, 4));
     let reasons: Vec<(u64, &str)> = r
         .summary
         .skipped_samples
@@ -636,6 +638,10 @@ fn a_record_fitting_no_format_or_several_is_a_counted_skip_not_a_guess() {
         "{reasons:?}"
     );
     assert!(reasons[1].1.contains("/vpc/mixed"));
+    assert!(
+        reasons[3].0 == 5 && reasons[3].1.contains("not a CloudWatch Logs payload"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -1262,4 +1268,16 @@ fn replay_firehose_layout_reads_cloudwatch_logs_envelopes_by_delivery_hour() {
         })
         .collect();
     assert_eq!(got, want.findings.iter().map(|f| f.id.clone()).collect());
+}
+
+#[test]
+fn lambda_counts_an_sqs_message_recognised_as_nothing() {
+    let event = json!({"Records": [
+        {"messageId": "m-odd", "receiptHandle": "r", "body": "{\"hello\":1}", "eventSource": "aws:sqs"},
+    ]});
+    let (out, seen) = run_lambda(event);
+    let out = out.unwrap();
+    assert_eq!(out["summary"]["unrecognised_messages"], json!(1), "{out}");
+    assert_eq!(out["batchItemFailures"], json!([]));
+    assert!(seen.is_empty());
 }

@@ -542,7 +542,7 @@ pub fn decode<R: Read>(
                 Ok(env) if env.message_type == "CONTROL_MESSAGE" => {
                     tracing::debug!(file, "CloudWatch Logs control message skipped");
                 }
-                Ok(env) if env.message_type == "DATA_MESSAGE" || env.message_type.is_empty() => {
+                Ok(env) if env.message_type == "DATA_MESSAGE" => {
                     let source = format!("log group {} stream {}", env.log_group, env.log_stream);
                     let layouts = sources
                         .log_groups
@@ -564,6 +564,18 @@ pub fn decode<R: Read>(
                         first_event = env.log_events.first().map_or("", |e| e.id.as_ref()),
                         events = env.log_events.len(),
                         "CloudWatch Logs envelope"
+                    );
+                }
+                Ok(env) if env.log_events.is_empty() => {
+                    // Some other JSON object: never silent, even among real envelopes.
+                    lines.seq += 1;
+                    stats.skip(
+                        file,
+                        lines.seq,
+                        format_args!(
+                            "envelope {envelopes} is not a CloudWatch Logs payload (messageType {:?}, no logEvents)",
+                            env.message_type
+                        ),
                     );
                 }
                 Ok(env) => {
