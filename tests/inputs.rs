@@ -1281,3 +1281,47 @@ fn lambda_counts_an_sqs_message_recognised_as_nothing() {
     assert_eq!(out["batchItemFailures"], json!([]));
     assert!(seen.is_empty());
 }
+
+/// Throughput of each input against plain text of the same records (run with `--ignored
+/// --nocapture`, in release for meaningful numbers).
+#[test]
+#[ignore]
+fn throughput_of_each_input() {
+    let (header, lines) = sample_texts().into_iter().nth(1).unwrap();
+    let n = 200_000;
+    let many: Vec<String> = (0..n).map(|i| lines[i % lines.len()].clone()).collect();
+    let text = format!("{}\n{}\n", header.join(" "), many.join("\n")).into_bytes();
+    let rows: Vec<Value> = many.iter().map(|l| to_ocsf(&header, l, false)).collect();
+    let pq = ocsf_parquet(&rows, true);
+    let mut cw = Vec::new();
+    for (k, chunk) in many.chunks(5000).enumerate() {
+        cw.extend(gzip(
+            envelope("/g", "eni-all", k as u64 * 5000, chunk).as_bytes(),
+        ));
+    }
+    let sources = FieldSources::from_toml(
+        &format!("[log_groups]\n\"/g\" = {:?}\n", header.join(" ")),
+        "m",
+    )
+    .unwrap();
+    let opts = DecodeOptions {
+        sources: Some(Arc::new(sources)),
+        projection: Some(egresswatch::scan::PROJECTION.to_vec()),
+        ..Default::default()
+    };
+    for (what, input) in [
+        ("text", mem("t.log", text)),
+        ("ocsf parquet", mem("p.parquet", pq)),
+        ("cloudwatch envelopes (gzip)", mem("c", cw)),
+    ] {
+        let mut stats = FileStats::new(&opts);
+        let t0 = std::time::Instant::now();
+        decode::decode_input(&input, &opts, &mut stats, &mut |_| {}).unwrap();
+        let s = t0.elapsed().as_secs_f64();
+        assert_eq!(stats.records, n as u64, "{what}");
+        eprintln!(
+            "{what}: {n} records in {s:.3}s = {:.2} M records/s",
+            n as f64 / s / 1e6
+        );
+    }
+}

@@ -694,3 +694,58 @@ pub fn decode_lines<R: Read>(
     }
     lines.finish(stats, sink)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(data: &[u8]) -> (u64, FileStats) {
+        let opts = DecodeOptions::default();
+        let mut stats = FileStats::new(&opts);
+        let mut rows = 0;
+        decode(data, "t", &opts, &mut stats, &mut |b| {
+            rows += b.num_rows() as u64
+        })
+        .unwrap();
+        (rows, stats)
+    }
+
+    const REC: &str =
+        "2 111122223333 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 1795165260 1795165318 ACCEPT OK";
+
+    #[test]
+    fn braces_and_quotes_inside_messages_do_not_split_envelopes() {
+        let odd = r#"{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":1,"message":"} { \" ] ["}]}"#;
+        let ok = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{{"id":"2","timestamp":1,"message":"{REC}"}}]}}"#
+        );
+        let (rows, st) = run(format!("{odd}{ok}\n{ok}").as_bytes());
+        assert_eq!((rows, st.records, st.skipped), (2, 2, 1));
+        assert_eq!(st.samples[0].line, 1);
+    }
+
+    #[test]
+    fn truncated_and_foreign_bytes_are_counted_skips() {
+        let ok = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{{"id":"2","timestamp":1,"message":"{REC}"}}]}}"#
+        );
+        let (rows, st) = run(format!("{ok}garbage\n{}", &ok[..40]).as_bytes());
+        assert_eq!((rows, st.skipped), (1, 2));
+        assert!(st.samples[0]
+            .reason
+            .contains("not a CloudWatch Logs envelope"));
+        assert!(st.samples[1].reason.contains("truncated"));
+    }
+
+    #[test]
+    fn token_shapes() {
+        let v2 = Layout::default_v2();
+        assert!(fits(&v2, REC.as_bytes()));
+        assert!(fits(&v2, b"2 1 eni-1 - - - - - - - 1 2 - NODATA"));
+        assert!(!fits(
+            &v2,
+            b"2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 1 2 OK ACCEPT"
+        ));
+        assert!(!fits(&v2, b"2 1 eni-1 10.0.0.1"));
+    }
+}
