@@ -219,6 +219,9 @@ struct ScanArgs {
     /// "version account-id interface-id srcaddr ..." or the flow log's LogFormat string.
     #[arg(long)]
     fields: Option<String>,
+    /// Field orders per CloudWatch Logs group / Firehose delivery stream (TOML, see README).
+    #[arg(long)]
+    fields_map: Option<PathBuf>,
     /// Region of VPCs whose region the inventory does not reveal.
     #[arg(long)]
     region: Option<String>,
@@ -281,9 +284,42 @@ struct ReplayCmd {
     #[command(flatten)]
     history: HistoryArgs,
     #[command(flatten)]
+    inputs: InputArgs,
+    #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+/// Field orders for header-less records (CloudWatch Logs, Firehose) in replay and watch.
+#[derive(Args)]
+struct InputArgs {
+    /// Field layout of header-less records (default: EGRESSWATCH_FIELDS, else the inventory's
+    /// flow log LogFormat, else default v2).
+    #[arg(long)]
+    fields: Option<String>,
+    /// Field orders per CloudWatch Logs group / Firehose delivery stream (TOML, see README).
+    #[arg(long)]
+    fields_map: Option<PathBuf>,
+}
+
+/// `--fields` (or EGRESSWATCH_FIELDS) and the per-group sources (`--fields-map`, inventory).
+fn field_sources(
+    fields: Option<&str>,
+    map: Option<&Path>,
+    inventory: &Inventory,
+) -> Result<(
+    Option<Layout>,
+    Option<std::sync::Arc<egresswatch::decode::cwlogs::FieldSources>>,
+)> {
+    let env = std::env::var("EGRESSWATCH_FIELDS").ok();
+    let fields = fields
+        .or(env.as_deref())
+        .map(Layout::parse_spec)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let sources = egresswatch::decode::cwlogs::FieldSources::load(map, &inventory.flow_logs)?;
+    Ok((fields, sources))
 }
 
 #[derive(Args)]
@@ -325,6 +361,8 @@ struct WatchCmd {
     #[arg(long)]
     inventory_reload: Option<String>,
     #[command(flatten)]
+    inputs: InputArgs,
+    #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
     common: CommonArgs,
@@ -336,6 +374,11 @@ enum LayoutArg {
     Hourly,
     Hive,
     HiveHourly,
+    /// Amazon Security Lake (`aws/VPC_FLOW/<version>/region=/accountId=/eventDay=/`).
+    SecurityLake,
+    /// Kinesis Data Firehose objects (`[PREFIX/]YYYY/MM/DD/HH/<stream>-...`): CloudWatch Logs
+    /// payloads or flow logs sent to Firehose.
+    Firehose,
 }
 
 #[derive(Args)]
@@ -574,14 +617,11 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         scope(a.common.scope),
         a.region.as_deref(),
     );
-    let fields = a
-        .fields
-        .as_deref()
-        .map(Layout::parse_spec)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let (fields, sources) =
+        field_sources(a.fields.as_deref(), a.fields_map.as_deref(), &inventory)?;
     let decode = DecodeOptions {
         fields,
+        sources,
         projection: Some(scan::PROJECTION.to_vec()),
         max_line_len: a.max_line_bytes,
         ..Default::default()
@@ -657,7 +697,14 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
         scope(a.common.scope),
         a.regions.first().map(String::as_str),
     ));
+    let (fields, sources) = field_sources(
+        a.inputs.fields.as_deref(),
+        a.inputs.fields_map.as_deref(),
+        &inventory,
+    )?;
     let decode = DecodeOptions {
+        fields,
+        sources,
         projection: Some(scan::PROJECTION.to_vec()),
         ..Default::default()
     };
@@ -680,6 +727,8 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
                 LayoutArg::Hourly => Layout::Hourly,
                 LayoutArg::Hive => Layout::Hive,
                 LayoutArg::HiveHourly => Layout::HiveHourly,
+                LayoutArg::SecurityLake => Layout::SecurityLake,
+                LayoutArg::Firehose => Layout::Firehose,
             })
             .collect(),
         concurrency: a.concurrency,
@@ -697,7 +746,14 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     let inventory = load_inventory(a.inventory.as_deref())?;
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = Arc::new(Engine::new(&inventory, &rules, scope(a.common.scope), None));
+    let (fields, sources) = field_sources(
+        a.inputs.fields.as_deref(),
+        a.inputs.fields_map.as_deref(),
+        &inventory,
+    )?;
     let decode = DecodeOptions {
+        fields,
+        sources,
         projection: Some(scan::PROJECTION.to_vec()),
         ..Default::default()
     };

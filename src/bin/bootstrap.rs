@@ -37,8 +37,26 @@ async fn main() -> Result<(), Error> {
         _ => Scope::Sagemaker,
     };
     let engine = Arc::new(Engine::new(&inventory, &rules, scope, None));
+    // Header-less records (CloudWatch Logs, Firehose): EGRESSWATCH_FIELDS, EGRESSWATCH_FIELDS_MAP
+    // and the inventory's flow logs give their field order.
+    let fields = match std::env::var("EGRESSWATCH_FIELDS") {
+        Ok(f) => Some(
+            egresswatch::decode::Layout::parse_spec(&f)
+                .map_err(|e| format!("EGRESSWATCH_FIELDS: {e}"))?,
+        ),
+        Err(_) => None,
+    };
+    let map = std::env::var("EGRESSWATCH_FIELDS_MAP").ok();
+    let sources = egresswatch::decode::cwlogs::FieldSources::load(
+        map.as_deref().map(std::path::Path::new),
+        &inventory.flow_logs,
+    )?;
     let opts = ScanOptions {
-        decode: DecodeOptions::default(),
+        decode: DecodeOptions {
+            fields,
+            sources,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let route = match std::env::var("EGRESSWATCH_ROUTE") {

@@ -5,8 +5,10 @@
 //! is streamed line by line through one reused buffer, Parquet row group by row group.
 
 pub mod columns;
+pub mod cwlogs;
 pub mod fast;
 pub mod layout;
+pub mod ocsf;
 pub mod parquet;
 pub mod split;
 pub mod text;
@@ -61,6 +63,9 @@ pub struct DecodeOptions {
     /// Decode text with the reference (line-at-a-time) parser only. For tests that prove the
     /// fast path gives the same batches, and for diagnosing it; never faster.
     pub reference_only: bool,
+    /// Field orders of header-less records by log group or Firehose delivery stream (a fields
+    /// map, the inventory's flow logs); `fields` is the fallback.
+    pub sources: Option<std::sync::Arc<cwlogs::FieldSources>>,
 }
 
 impl Default for DecodeOptions {
@@ -73,6 +78,7 @@ impl Default for DecodeOptions {
             max_skip_samples: 20,
             max_skip_warnings: 5,
             reference_only: false,
+            sources: None,
         }
     }
 }
@@ -186,17 +192,64 @@ pub fn decode_input(
                 Format::Parquet => parquet::decode(file, &name, opts, stats, sink),
                 Format::Gzip => {
                     let gz = MultiGzDecoder::new(BufReader::with_capacity(READ_BUF, file));
-                    text::decode(gz, &name, opts, stats, sink)
+                    text_like(gz, &name, opts, stats, sink)
                 }
-                Format::Plain => text::decode(file, &name, opts, stats, sink),
+                Format::Plain => text_like(file, &name, opts, stats, sink),
             }
         }
         Input::Memory { data, .. } => match sniff(data) {
             Format::Parquet => parquet::decode(data.clone(), &name, opts, stats, sink),
-            Format::Gzip => text::decode(MultiGzDecoder::new(&data[..]), &name, opts, stats, sink),
-            Format::Plain => text::decode(&data[..], &name, opts, stats, sink),
+            Format::Gzip => text_like(MultiGzDecoder::new(&data[..]), &name, opts, stats, sink),
+            Format::Plain => text_like(&data[..], &name, opts, stats, sink),
         },
     }
+}
+
+/// Text content, recognised by its first bytes: CloudWatch Logs envelopes (JSON objects, as
+/// Firehose writes a subscription's payloads), header-less lines of a Firehose delivery stream
+/// whose formats are known, or flow-log text.
+fn text_like<R: Read>(
+    mut reader: R,
+    name: &str,
+    opts: &DecodeOptions,
+    stats: &mut FileStats,
+    sink: &mut dyn FnMut(RecordBatch),
+) -> Result<(), DecodeError> {
+    let mut head = [0u8; 4096];
+    let n = read_head(&mut reader, &mut head).map_err(|source| DecodeError::Read {
+        file: name.to_string(),
+        line: 0,
+        source,
+    })?;
+    let head = &head[..n];
+    let rest = head.chain(reader);
+    if head.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{') {
+        return cwlogs::decode(rest, name, opts, stats, sink);
+    }
+    if opts.fields.is_none() {
+        if let Some(layouts) = opts
+            .sources
+            .as_deref()
+            .and_then(|s| s.for_firehose_object(name))
+            .filter(|l| !l.is_empty())
+        {
+            let first = head.split(|&c| c == b'\n').next().unwrap_or(&[]);
+            let tokens = first
+                .split(|c| c.is_ascii_whitespace())
+                .filter(|t| !t.is_empty());
+            if !layout::is_header(tokens) {
+                if let [one] = layouts {
+                    let opts = DecodeOptions {
+                        fields: Some(one.clone()),
+                        ..opts.clone()
+                    };
+                    return text::decode(rest, name, &opts, stats, sink);
+                }
+                return cwlogs::decode_lines(rest, layouts, name, opts, stats, sink);
+            }
+        }
+    }
+    text::decode(rest, name, opts, stats, sink)
 }
 
 fn read_head(r: &mut impl Read, head: &mut [u8]) -> io::Result<usize> {

@@ -562,11 +562,11 @@ pub fn decode<T: ChunkReader + 'static>(
         file: file.to_string(),
         message: e.to_string(),
     };
-    let aerr = |source| DecodeError::Arrow {
-        file: file.to_string(),
-        source,
-    };
     let plain = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(perr)?;
+    // Security Lake writes OCSF Network Activity (nested endpoints), not flow-log columns.
+    if super::ocsf::is_ocsf(plain.schema()) {
+        return super::ocsf::decode(input, plain, file, opts, stats, sink);
+    }
     let hint = Arc::new(dictionary_hint(plain.schema()));
     // A file whose types refuse the hint is read as it is (the general conversion copes).
     let meta = ArrowReaderMetadata::try_new(
@@ -603,20 +603,64 @@ pub fn decode<T: ChunkReader + 'static>(
         .build()
         .map_err(perr)?;
 
-    let mut row_base: u64 = 0;
-    let mut scratch = String::new();
-    let canonical = schema::canonical();
-    let mut dicts = Dicts::default();
+    let mut conv = Converter::default();
     for batch in reader {
         let batch = batch.map_err(|e| DecodeError::Parquet {
             file: file.to_string(),
             message: e.to_string(),
         })?;
-        let rows = batch.num_rows();
+        conv.batch(
+            &mapping,
+            batch.columns(),
+            None,
+            &[],
+            file,
+            opts,
+            stats,
+            sink,
+        )?;
+    }
+    Ok(())
+}
+
+/// Turns batches of source columns (each mapped to a flow-log field) into canonical batches,
+/// with the skip accounting of a Parquet row: shared by the flat AWS Parquet reader and the
+/// OCSF one ([`super::ocsf`]), which maps nested columns onto flow-log fields first.
+#[derive(Default)]
+pub(crate) struct Converter {
+    row_base: u64,
+    scratch: String,
+    dicts: Dicts,
+}
+
+impl Converter {
+    /// Converts one batch: `arrays[i]` holds field `mapping[i]`; `extra` is the canonical
+    /// `extra` column if the source has one; a row with `refused[r]` set is skipped with that
+    /// reason (rows are numbered across batches, 1-based).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn batch(
+        &mut self,
+        mapping: &[F],
+        arrays: &[ArrayRef],
+        extra: Option<ArrayRef>,
+        refused: &[Option<&'static str>],
+        file: &str,
+        opts: &DecodeOptions,
+        stats: &mut FileStats,
+        sink: &mut dyn FnMut(RecordBatch),
+    ) -> Result<(), DecodeError> {
+        let aerr = |source| DecodeError::Arrow {
+            file: file.to_string(),
+            source,
+        };
+        let row_base = self.row_base;
+        let Some(rows) = arrays.first().map(|a| a.len()) else {
+            return Ok(());
+        };
         let mut bad = vec![false; rows];
         let mut reason: Vec<Option<(F, BadValue)>> = vec![None; rows];
         let mut columns: Vec<Option<ArrayRef>> = vec![None; NUM_FIELDS];
-        for (f, array) in mapping.iter().zip(batch.columns()) {
+        for (f, array) in mapping.iter().zip(arrays) {
             let fast = fast_column(
                 *f,
                 array.as_ref(),
@@ -625,7 +669,7 @@ pub fn decode<T: ChunkReader + 'static>(
                     reason: &mut reason,
                     f: *f,
                 },
-                &mut dicts,
+                &mut self.dicts,
             );
             columns[f.index()] = Some(match fast {
                 Some(c) => c,
@@ -635,25 +679,27 @@ pub fn decode<T: ChunkReader + 'static>(
                     file,
                     &mut bad,
                     &mut reason,
-                    &mut scratch,
+                    &mut self.scratch,
                 )?,
             });
         }
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(NUM_FIELDS + 2);
+        let mut out_arrays: Vec<ArrayRef> = Vec::with_capacity(NUM_FIELDS + 2);
         for (i, c) in columns.into_iter().enumerate() {
-            arrays.push(c.unwrap_or_else(|| super::columns::null_column(i, rows, opts.batch_size)));
+            out_arrays
+                .push(c.unwrap_or_else(|| super::columns::null_column(i, rows, opts.batch_size)));
         }
-        arrays.push(super::columns::null_column(
-            COL_EXTRA,
-            rows,
-            opts.batch_size,
-        ));
-        arrays.push(Arc::new(PrimitiveArray::<UInt64Type>::from_iter_values(
+        out_arrays.push(
+            extra.unwrap_or_else(|| super::columns::null_column(COL_EXTRA, rows, opts.batch_size)),
+        );
+        out_arrays.push(Arc::new(PrimitiveArray::<UInt64Type>::from_iter_values(
             (1..=rows as u64).map(|r| row_base + r),
         )));
-        let mut out = RecordBatch::try_new(canonical.clone(), arrays).map_err(aerr)?;
+        let mut out = RecordBatch::try_new(schema::canonical(), out_arrays).map_err(aerr)?;
         for (i, why) in reason.iter().enumerate() {
-            if let Some((f, why)) = why {
+            if let Some(pre) = refused.get(i).copied().flatten() {
+                bad[i] = true;
+                stats.skip(file, row_base + i as u64 + 1, format_args!("row: {pre}"));
+            } else if let Some((f, why)) = why {
                 stats.skip(
                     file,
                     row_base + i as u64 + 1,
@@ -665,7 +711,7 @@ pub fn decode<T: ChunkReader + 'static>(
             let keep = BooleanArray::from_iter(bad.iter().map(|&b| Some(!b)));
             out = arrow_select::filter::filter_record_batch(&out, &keep).map_err(aerr)?;
         }
-        row_base += rows as u64;
+        self.row_base += rows as u64;
         if let Some(status) = out
             .column(F::LogStatus.index())
             .as_primitive_opt::<UInt8Type>()
@@ -682,8 +728,8 @@ pub fn decode<T: ChunkReader + 'static>(
         if out.num_rows() > 0 {
             sink(out);
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -53,13 +53,23 @@ pub async fn handle(
     opts: &ScanOptions,
     emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
 ) -> Result<Value, String> {
+    // CloudWatch Logs subscriptions and Kinesis records carry the flow records themselves.
+    if let Some(units) = crate::source::cwlogs::parse_lambda_event(&event) {
+        return super::lambda_logs::handle(units, engine, opts, emit).await;
+    }
     let parsed = notification::parse_lambda_event(&event).map_err(|e| e.to_string())?;
+    let mut unrecognised = 0u64;
     // (message id or "", objects)
     let units: Vec<(String, Vec<notification::ObjectRef>)> = match &parsed {
         LambdaEvent::Sqs(records) => records
             .iter()
             .map(|r| match notification::parse_body(&r.body) {
                 Ok(Parsed::Objects(o)) => (r.message_id.clone(), o),
+                Ok(Parsed::Ignored(why)) if why == notification::UNRECOGNISED => {
+                    unrecognised += 1;
+                    tracing::warn!(message = %r.message_id, "message recognised as nothing (not an S3, SNS, EventBridge or Security Lake notification); acknowledged");
+                    (r.message_id.clone(), Vec::new())
+                }
                 Ok(Parsed::TestEvent | Parsed::Ignored(_)) => (r.message_id.clone(), Vec::new()),
                 Err(e) => {
                     tracing::error!(message = %r.message_id, "unreadable record body: {e}");
@@ -129,6 +139,7 @@ pub async fn handle(
         "records": result.summary.records,
         "findings": result.findings.len(),
         "failed_files": result.summary.failed_files,
+        "unrecognised_messages": unrecognised,
     });
     match parsed {
         LambdaEvent::Sqs(_) => Ok(json!({

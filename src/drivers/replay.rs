@@ -58,6 +58,9 @@ struct State {
     rule_matches: u64,
     #[serde(default)]
     unknown: BTreeMap<String, crate::scan::UnknownAcc>,
+    /// Objects that decoded to no record at all (checkpoints written before this field: 0).
+    #[serde(default)]
+    empty_files: u64,
 }
 
 /// `s3://bucket/key` as (bucket, key).
@@ -175,6 +178,17 @@ pub async fn plan(
         for o in aws::list_objects(s3, &args.bucket, p).await? {
             match layout::parse_key(&o.key) {
                 Some(info) if layout::in_range(&info, &args.query) => {
+                    out.insert(o.key.clone(), o);
+                }
+                None if crate::source::securitylake::parse_key(&o.key)
+                    .is_some_and(|i| crate::source::securitylake::in_range(&i, &args.query)) =>
+                {
+                    out.insert(o.key.clone(), o);
+                }
+                None if args.layouts.contains(&layout::Layout::Firehose)
+                    && crate::source::firehose::parse_key(&o.key)
+                        .is_some_and(|i| crate::source::firehose::in_range(&i, &args.query)) =>
+                {
                     out.insert(o.key.clone(), o);
                 }
                 Some(_) => {}
@@ -378,6 +392,7 @@ pub async fn replay(
         state.nodata += s.nodata;
         state.skipdata += s.skipdata;
         state.skipped += s.skipped;
+        state.empty_files += s.empty_files;
         state.rule_matches += s.rule_matches;
         state.failed.extend(s.errors);
         for (eni, a) in s.unknown_enis {
@@ -414,6 +429,7 @@ pub async fn replay(
         elapsed_ms: started.elapsed().as_millis() as u64,
         errors: state.failed,
         skipped_samples: Vec::new(),
+        empty_files: state.empty_files,
         ..Default::default()
     };
     let mut summary = summary;

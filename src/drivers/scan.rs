@@ -83,6 +83,9 @@ pub struct Summary {
     pub elapsed_ms: u64,
     pub errors: Vec<FileFailure>,
     pub skipped_samples: Vec<Skip>,
+    /// Files that decoded without error to no record at all (every row skipped, or nothing in
+    /// them), each warned with its name.
+    pub empty_files: u64,
     /// Traffic of ENIs no source knows (README "Forensic replay of completed jobs").
     pub unattributed: Unattributed,
     /// Per unknown ENI, merged across workers and chunks; `unattributed` is derived from it.
@@ -189,6 +192,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if [".gz", ".log", ".parquet", ".txt"]
                 .iter()
                 .any(|x| name.ends_with(x))
+                // Firehose names its objects `<stream>-<version>-<time>-<id>`, no extension.
+                || crate::decode::cwlogs::firehose_stream_name(name).is_some()
             {
                 out.push(path);
             } else {
@@ -305,6 +310,7 @@ impl Summary {
         self.nodata += o.nodata;
         self.skipdata += o.skipdata;
         self.skipped += o.skipped;
+        self.empty_files += o.empty_files;
         self.failed_files += o.failed_files;
         self.rule_matches += o.rule_matches;
         self.bytes_read += o.bytes_read;
@@ -358,6 +364,14 @@ pub fn run_partial(
             }
             if let Err(e) = &result {
                 tracing::error!(file = %names[idx], "file failed: {e}");
+            } else if stats.records == 0 {
+                // Usually the wrong field order (`--fields`, `--fields-map`) or not a flow log.
+                tracing::warn!(
+                    file = %names[idx],
+                    skipped = stats.skipped,
+                    "file decoded to no record at all{}",
+                    if stats.skipped > 0 { ": every row was skipped" } else { "" }
+                );
             }
             stats_out.push((
                 idx,
@@ -425,6 +439,9 @@ pub fn run_partial(
         summary.nodata += st.nodata;
         summary.skipdata += st.skipdata;
         summary.skipped += st.skipped;
+        if err.is_none() && st.records == 0 {
+            summary.empty_files += 1;
+        }
         if summary.skipped_samples.len() < 100 {
             summary.skipped_samples.extend(st.samples);
             summary.skipped_samples.truncate(100);

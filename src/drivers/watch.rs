@@ -92,6 +92,8 @@ pub struct WatchStats {
     pub deleted: u64,
     pub test_events: u64,
     pub ignored: u64,
+    /// Messages recognised as nothing (also counted in `ignored`), each warned with its id.
+    pub unrecognised: u64,
     pub objects: u64,
     pub missing_objects: u64,
     pub failed_objects: u64,
@@ -400,7 +402,12 @@ pub async fn watch(
                 }
                 Ok(Parsed::Ignored(why)) => {
                     stats.ignored += 1;
-                    tracing::info!(message = id, "ignored notification: {why}");
+                    if why == notification::UNRECOGNISED {
+                        stats.unrecognised += 1;
+                        tracing::warn!(message = id, "message recognised as nothing (not an S3, SNS, EventBridge or Security Lake notification); deleted");
+                    } else {
+                        tracing::info!(message = id, "ignored notification: {why}");
+                    }
                     to_delete.push((id.to_string(), receipt.to_string()));
                 }
                 Err(e) => {

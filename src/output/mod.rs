@@ -144,13 +144,18 @@ fn write_table(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
 /// The one-line human summary printed to stderr at the end of a run.
 pub fn summary_line(s: &Summary) -> String {
     format!(
-        "egresswatch: {} files, {} records ({} NODATA, {} SKIPDATA), {} malformed skipped, {} failed files, {} findings, {} in {:.2}s",
+        "egresswatch: {} files, {} records ({} NODATA, {} SKIPDATA), {} malformed skipped, {} failed files{}, {} findings, {} in {:.2}s",
         s.files,
         s.records,
         s.nodata,
         s.skipdata,
         s.skipped,
         s.failed_files,
+        if s.empty_files > 0 {
+            format!(", {} files with no record", s.empty_files)
+        } else {
+            String::new()
+        },
         s.findings,
         human_bytes(s.bytes_read),
         s.elapsed_ms as f64 / 1000.0

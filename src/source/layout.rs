@@ -27,6 +27,10 @@ pub enum Layout {
     Hourly,
     Hive,
     HiveHourly,
+    /// Amazon Security Lake: `aws/VPC_FLOW/<version>/region=/accountId=/eventDay=/`.
+    SecurityLake,
+    /// Kinesis Data Firehose objects: `[PREFIX/]YYYY/MM/DD/HH/<stream>-<version>-<time>-<id>`.
+    Firehose,
 }
 
 /// A file holds records whose end time is within 5 minutes after its name's time, and AWS
@@ -61,6 +65,14 @@ pub fn list_prefixes(q: &ReplayQuery, layouts: &[Layout]) -> Vec<String> {
     let b = base(&q.prefix);
     let start = q.start - MARGIN_SECS;
     for layout in layouts {
+        if *layout == Layout::SecurityLake {
+            out.extend(super::securitylake::list_prefixes(q));
+            continue;
+        }
+        if *layout == Layout::Firehose {
+            out.extend(super::firehose::list_prefixes(q));
+            continue;
+        }
         let hourly = matches!(layout, Layout::Hourly | Layout::HiveHourly);
         let step = if hourly { 3600 } else { 86_400 };
         let mut t = start.div_euclid(step) * step;
@@ -77,6 +89,7 @@ pub fn list_prefixes(q: &ReplayQuery, layouts: &[Layout]) -> Vec<String> {
                         Layout::HiveHourly => format!(
                             "{b}aws-account-id={acct}/aws-service=vpcflowlogs/aws-region={region}/year={y}/month={m}/day={d}/hour={h}/"
                         ),
+                        Layout::SecurityLake | Layout::Firehose => continue,
                     };
                     if !out.contains(&p) {
                         out.push(p);

@@ -181,8 +181,14 @@ fn parse_value(v: &Value) -> Result<Parsed, NotificationError> {
                 .map(str::to_string),
         }]));
     }
-    Ok(Parsed::Ignored("not an S3 notification".into()))
+    if let Some(p) = super::securitylake::parse_notification(v) {
+        return p;
+    }
+    Ok(Parsed::Ignored(UNRECOGNISED.into()))
 }
+
+/// The `Ignored` reason of a message recognised as nothing (never silent: counted and warned).
+pub const UNRECOGNISED: &str = "not an S3 notification";
 
 /// Parses one SQS message body.
 pub fn parse_body(body: &str) -> Result<Parsed, NotificationError> {
