@@ -361,6 +361,8 @@ struct WatchCmd {
     #[arg(long)]
     inventory_reload: Option<String>,
     #[command(flatten)]
+    history: HistoryArgs,
+    #[command(flatten)]
     inputs: InputArgs,
     #[command(flatten)]
     aws: AwsArgs,
@@ -743,8 +745,34 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
 fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let inventory = load_inventory(a.inventory.as_deref())?;
+    let mut inventory = load_inventory(a.inventory.as_deref())?;
     let rules = load_rules(a.common.rules.as_deref())?;
+    // ENI history: the ledger (and a trail caught up on start, so ENIs born and deleted
+    // while watch was down are known); events on the queue update it afterwards.
+    let history = if a.history.ledger.is_some() || a.history.cloudtrail.is_some() {
+        let hrt = runtime()?;
+        let s3 = hrt.block_on(async {
+            let cfg = egresswatch::aws::sdk_config(
+                a.aws.endpoint_url.as_deref(),
+                a.aws.aws_region.as_deref(),
+            )
+            .await;
+            egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
+        });
+        load_history(&mut inventory, &a.history, None, Some(&s3), &hrt)?;
+        let store = match &a.history.ledger {
+            Some(l) => Some(egresswatch::inventory::history::open_store(l, Some(&s3))?),
+            None => None,
+        };
+        Some(egresswatch::watch::WatchHistory {
+            inventory: inventory.clone(),
+            store,
+            rules: rules.clone(),
+            scope: scope(a.common.scope),
+        })
+    } else {
+        None
+    };
     let engine = Arc::new(Engine::new(&inventory, &rules, scope(a.common.scope), None));
     let (fields, sources) = field_sources(
         a.inputs.fields.as_deref(),
@@ -784,6 +812,7 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
             }),
             None => None,
         },
+        history,
     };
     let mut args = args;
     if let Some(addr) = &a.metrics_addr {

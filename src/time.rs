@@ -25,6 +25,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+/// Now, in Unix seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 pub fn format_rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

@@ -883,3 +883,204 @@ fn write_account_when_asked() {
     inventory(&dst.join("inv"), &[]);
     inventory(&dst.join("inv-complete"), ALL_DELETED);
 }
+
+/// Runs `python -c CODE` in the moto venv (boto3 comes with moto) against the server.
+fn boto(m: &Moto, code: &str) -> String {
+    let python = std::env::var("EGRESSWATCH_MOTO_PYTHON").unwrap();
+    let prelude = format!(
+        "import boto3, json\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\ns3 = boto3.client('s3', **kw)\nsqs = boto3.client('sqs', **kw)\nev = boto3.client('events', **kw)\n",
+        m.url
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(prelude + code)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn wait_for_lines(path: &Path, n: usize, child: &mut Child) -> Vec<Value> {
+    let t0 = Instant::now();
+    loop {
+        let lines: Vec<Value> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        if t0.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("watch wrote {} of {n} findings", lines.len());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn watch_learns_enis_from_eventbridge_and_attributes_late_records_with_the_same_id() {
+    let Some(m) = moto() else { return };
+    let a = Account::new();
+    // A job that lived 5 minutes between two inventory reloads: neither its Describe output
+    // nor its ENI is in the inventory; EventBridge tells both.
+    let flow = |eni: &str, ip: &str, at: &str| {
+        let text = format!(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n2 {ACCT} {eni} {ip} 203.0.113.50 40000 443 6 10 5000 {} {} ACCEPT OK\n",
+            t(at),
+            t(at) + 60
+        );
+        gz(text.as_bytes())
+    };
+    std::fs::write(
+        a.dir.path().join("q1.gz"),
+        flow("eni-q1", "10.0.1.60", "14:02"),
+    )
+    .unwrap();
+    std::fs::write(
+        a.dir.path().join("q2.gz"),
+        flow("eni-q2", "10.0.1.61", "14:03"),
+    )
+    .unwrap();
+    let queue = boto(
+        &m,
+        &format!(
+            r#"
+s3.create_bucket(Bucket='logs')
+q = sqs.create_queue(QueueName='events')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+ev.put_rule(Name='history', EventPattern=json.dumps({{'source': ['aws.ec2', 'aws.sagemaker']}}))
+ev.put_targets(Rule='history', Targets=[{{'Id': 'q', 'Arn': arn}}])
+for k in ['q1', 'q2']:
+    s3.upload_file('{dir}/' + k + '.gz', 'logs', 'flow/' + k + '.log.gz')
+print(q)
+"#,
+            dir = a.dir.path().display()
+        ),
+    );
+    let put_event = |source: &str, detail_type: &str, detail: Value| {
+        boto(&m, &format!(
+            "r = ev.put_events(Entries=[{{'Source': '{source}', 'DetailType': '{detail_type}', 'Detail': json.dumps(json.loads({d:?}))}}])\nassert r['FailedEntryCount'] == 0, r",
+            d = detail.to_string()
+        ));
+    };
+    let notify = |key: &str| {
+        boto(&m, &format!(
+            "sqs.send_message(QueueUrl='{queue}', MessageBody=json.dumps({{'Records': [{{'eventSource': 'aws:s3', 'eventName': 'ObjectCreated:Put', 's3': {{'bucket': {{'name': 'logs'}}, 'object': {{'key': '{key}'}}}}}}]}}))"
+        ));
+    };
+    // First the job and its ENI, then the object: attributed at once.
+    put_event(
+        "aws.sagemaker",
+        "SageMaker Training Job State Change",
+        json!({
+        "TrainingJobName": "quick-job", "TrainingJobArn": format!("arn:aws:sagemaker:us-east-1:{ACCT}:training-job/quick-job"),
+        "RoleArn": ROLE, "TrainingJobStatus": "Completed", "CreationTime": (t("13:58") * 1000).to_string(),
+        "TrainingStartTime": t("14:00") * 1000, "TrainingEndTime": iso(t("14:05")),
+        "VpcConfig": {"Subnets": ["subnet-a"], "SecurityGroupIds": ["sg-9"]}}),
+    );
+    put_event(
+        "aws.ec2",
+        "AWS API Call via CloudTrail",
+        create_event(
+            "ev-q1",
+            "eni-q1",
+            "subnet-a",
+            "10.0.1.60",
+            "sg-9",
+            t("13:59"),
+            "sagemaker.amazonaws.com",
+        ),
+    );
+    notify("flow/q1.log.gz");
+    let ledger = a.p("ledger");
+    let out = a.dir.path().join("out.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .args([
+            "watch",
+            "--endpoint-url",
+            &m.url,
+            "--aws-region",
+            "us-east-1",
+            "--queue-url",
+            &queue,
+            "--inventory",
+            &a.p("inv"),
+            "--ledger",
+            &ledger,
+            "--wait",
+            "1",
+            "--idle-exit",
+            "6s",
+            "--output",
+        ])
+        .arg(&out)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = wait_for_lines(&out, 1, &mut child);
+    assert_eq!(first[0]["eni"], "eni-q1");
+    assert_eq!(first[0]["resource"]["name"], "quick-job");
+    assert_eq!(first[0]["attribution"]["confidence"], "strong");
+    // Now an object whose ENI's creation event arrives later (CloudTrail is ~5 min behind).
+    notify("flow/q2.log.gz");
+    let second = wait_for_lines(&out, 2, &mut child);
+    assert_eq!(second[1]["eni"], "eni-q2");
+    assert_ne!(second[1]["attribution"]["confidence"], "strong");
+    put_event(
+        "aws.ec2",
+        "AWS API Call via CloudTrail",
+        create_event(
+            "ev-q2",
+            "eni-q2",
+            "subnet-a",
+            "10.0.1.61",
+            "sg-9",
+            t("13:59"),
+            "AWS Internal",
+        ),
+    );
+    let third = wait_for_lines(&out, 3, &mut child);
+    assert_eq!(
+        third[2]["id"], second[1]["id"],
+        "the late attribution updates the same finding"
+    );
+    assert_eq!(third[2]["resource"]["name"], "quick-job");
+    assert_eq!(third[2]["attribution"]["confidence"], "strong");
+    assert_eq!(third[2]["bytes"], second[1]["bytes"]);
+    let res = child.wait_with_output().unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    // What the events taught is in the ledger for the next start.
+    let hist = egresswatch(&[
+        "inventory",
+        "history",
+        "--ledger",
+        &ledger,
+        "--format",
+        "jsonl",
+    ]);
+    let enis: BTreeSet<String> = String::from_utf8_lossy(&hist.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["eni"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        enis.contains("eni-q1") && enis.contains("eni-q2"),
+        "{enis:?}"
+    );
+}

@@ -191,7 +191,16 @@ fn attribution(
     eni: Option<&crate::enrich::model::EniInfo>,
     rep: &super::Representative,
 ) -> Attribution {
-    let confidence = Confidence::from_code(rep.conf);
+    attribution_of(model, eni, rep.resource, rep.conf)
+}
+
+fn attribution_of(
+    model: &Model,
+    eni: Option<&crate::enrich::model::EniInfo>,
+    resource: u32,
+    conf: u8,
+) -> Attribution {
+    let confidence = Confidence::from_code(conf);
     let mut sources: Vec<String> = match eni {
         Some(e) => e.sources.iter().map(|s| s.to_string()).collect(),
         None => Vec::new(),
@@ -200,13 +209,13 @@ fn attribution(
         sources.push("flowlog-context".to_string());
     }
     if let Some(e) = eni {
-        if rep.resource == model.unknown_resource && e.life != (i64::MIN, i64::MAX) {
+        if resource == model.unknown_resource && e.life != (i64::MIN, i64::MAX) {
             sources.push("outside-eni-lifetime".to_string());
         }
     }
     let candidates = model
         .resources
-        .get(rep.resource as usize)
+        .get(resource as usize)
         .map(|r| {
             r.members
                 .iter()
@@ -220,6 +229,51 @@ fn attribution(
         sources,
         candidates,
     }
+}
+
+/// Attributes an emitted finding again with a newer model (an ENI the ledger learned about
+/// after the finding was emitted): the same id, counters and evidence, the resource and
+/// attribution the ENI has now at the finding's first record. Returns whether it changed.
+pub fn reattribute(f: &mut Finding, model: &Model) -> bool {
+    let Some(e) = model
+        .eni_by_id
+        .get(f.eni.as_str())
+        .and_then(|&i| model.enis.get(i as usize))
+    else {
+        return false;
+    };
+    let Some(t) = f.first_seen.as_deref().and_then(crate::time::parse_rfc3339) else {
+        return false;
+    };
+    let (r, c) = crate::enrich::resource_at(model, e, t);
+    let Some(res) = model.resources.get(r as usize).map(resource_of) else {
+        return false;
+    };
+    let attribution = attribution_of(model, Some(e), r, c);
+    if f.resource.as_ref() == Some(&res)
+        && f.attribution.as_ref().map(|a| a.confidence) == Some(attribution.confidence)
+    {
+        return false;
+    }
+    let (old_kind, old_name) = f
+        .resource
+        .as_ref()
+        .map_or(("ENI".to_string(), f.eni.clone()), |o| {
+            (o.kind.clone(), o.name.clone())
+        });
+    f.title = f.title.replacen(
+        &format!("{old_kind} {old_name}"),
+        &format!("{} {}", res.kind, res.name),
+        1,
+    );
+    f.vpc_id = model.vpcs.get(e.vpc as usize).map(|v| v.id.to_string());
+    f.subnet_id = model
+        .subnets
+        .get(e.subnet as usize)
+        .map(|s| s.id.to_string());
+    f.resource = Some(res);
+    f.attribution = Some(attribution);
+    true
 }
 
 /// Builds user-facing findings, sorted by severity (highest first), first seen, then id.

@@ -52,7 +52,24 @@ pub struct WatchArgs {
     pub metrics: Option<std::sync::Arc<std::sync::Mutex<String>>>,
     /// Reload the inventory (folder or `s3://bucket/prefix/`) this often, between batches.
     pub reload: Option<Reload>,
+    /// ENI history: CloudTrail and SageMaker events on the queue update it at once.
+    pub history: Option<WatchHistory>,
 }
+
+/// What watch keeps to attribute ENIs born after its inventory was taken.
+#[derive(Debug, Clone)]
+pub struct WatchHistory {
+    /// The inventory the engine was built from (its `history` is the ledger in memory).
+    pub inventory: crate::inventory::Inventory,
+    /// Where learned entries are persisted (`--ledger`); in memory only without it.
+    pub store: Option<crate::state::Store>,
+    pub rules: crate::detect::RuleSet,
+    pub scope: crate::detect::Scope,
+}
+
+/// Findings emitted while their ENI was unknown, kept (bounded) to be emitted again with the
+/// same id once a ledger update attributes the ENI.
+const MAX_PENDING: usize = 10_000;
 
 /// How `watch` rebuilds its engine from a fresh inventory.
 #[derive(Debug, Clone)]
@@ -100,6 +117,12 @@ pub struct WatchStats {
     pub poison_messages: u64,
     pub findings: u64,
     pub receive_errors: u64,
+    /// CloudTrail / SageMaker EventBridge events received, ledger updates applied, findings
+    /// emitted again once their ENI was attributed, and late findings not kept (bound).
+    pub history_events: u64,
+    pub ledger_updates: u64,
+    pub reattributed: u64,
+    pub pending_dropped: u64,
     pub summary: Summary,
     /// Milliseconds from the S3 event to the findings being handed on (end to end).
     pub latency_event_to_emit_ms: Latency,
@@ -302,6 +325,9 @@ pub async fn watch(
     let mut idle_since = Instant::now();
     let mut last_report = Instant::now();
     let mut engine = engine;
+    let mut history = args.history.clone();
+    let mut pending: std::collections::HashMap<String, Vec<Finding>> = Default::default();
+    let mut pending_n = 0usize;
     // The first reload happens before the first receive, so an S3-only inventory is in place.
     let mut last_reload: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
@@ -318,7 +344,31 @@ pub async fn watch(
         {
             last_reload = Some(Instant::now());
             match crate::lambda::load_inventory(s3, &r.location).await {
-                Ok(inv) => {
+                Ok(mut inv) => {
+                    if let Some(h) = history.as_mut() {
+                        // The reload is a snapshot: diffed into the ledger, so ENIs it shows
+                        // are remembered after they are deleted.
+                        let now = crate::time::now_secs();
+                        inv.history = std::mem::take(&mut h.inventory.history);
+                        inv.eni_grace = h.inventory.eni_grace;
+                        let owners = crate::inventory::history::owners(&inv, now);
+                        let seg = crate::inventory::ledger::diff_snapshot(
+                            &inv.history,
+                            &inv,
+                            &owners,
+                            now,
+                            &r.location,
+                        );
+                        if let Some(st) = &h.store {
+                            if let Err(e) = seg.write(st).await {
+                                tracing::error!("ledger: snapshot not written: {e}");
+                            }
+                        }
+                        for e in seg.entries {
+                            inv.history.add(e);
+                        }
+                        h.inventory = inv.clone();
+                    }
                     engine = Arc::new(Engine::new(&inv, &r.rules, r.scope, None));
                     tracing::info!(location = %r.location, enis = engine.model.enis.len(), "inventory reloaded");
                 }
@@ -372,6 +422,13 @@ pub async fn watch(
         };
         let mut batch: Vec<Msg> = Vec::new();
         let mut to_delete: Vec<(String, String)> = Vec::new();
+        let mut learned = crate::inventory::cloudtrail::TrailReader::with_seen(
+            history
+                .as_ref()
+                .map(|h| h.inventory.history.seen_events.clone())
+                .unwrap_or_default(),
+        );
+        let mut event_msgs: Vec<(String, String)> = Vec::new();
         for m in messages {
             stats.messages += 1;
             let (Some(receipt), Some(id)) = (m.receipt_handle(), m.message_id()) else {
@@ -389,6 +446,29 @@ pub async fn watch(
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
+            if let Some(ev) = crate::source::events::parse(m.body().unwrap_or("")) {
+                stats.history_events += 1;
+                match ev {
+                    crate::source::events::HistoryEvent::CloudTrail { detail, .. } => {
+                        learned.event(&detail, "eventbridge");
+                    }
+                    crate::source::events::HistoryEvent::SageMaker {
+                        id,
+                        detail_type,
+                        detail,
+                    } => {
+                        if let Some(f) =
+                            crate::inventory::cloudtrail::state_change(&detail_type, &detail, &id)
+                        {
+                            learned
+                                .entries
+                                .push(crate::inventory::ledger::Entry::Resource(f));
+                        }
+                    }
+                }
+                event_msgs.push((id.to_string(), receipt.to_string()));
+                continue;
+            }
             match notification::parse_body(m.body().unwrap_or("")) {
                 Ok(Parsed::Objects(objects)) => batch.push(Msg {
                     receipt: receipt.to_string(),
@@ -419,6 +499,65 @@ pub async fn watch(
                     );
                     stats.poison_messages += 1;
                 }
+            }
+        }
+
+        // Ledger updates first, so this batch's objects are attributed with them; their
+        // messages are deleted only once the entries are persisted.
+        let mut relearned: Vec<Finding> = Vec::new();
+        if !event_msgs.is_empty() {
+            match history.as_mut() {
+                None => {
+                    tracing::info!(
+                        events = event_msgs.len(),
+                        "CloudTrail/SageMaker events on the queue, but watch runs without ENI history (pass --ledger); deleted"
+                    );
+                    to_delete.append(&mut event_msgs);
+                }
+                Some(h) => {
+                    let seg = crate::inventory::ledger::Segment {
+                        entries: std::mem::take(&mut learned.entries),
+                    };
+                    let written = match &h.store {
+                        Some(st) => seg.write(st).await.map(|_| ()),
+                        None => Ok(()),
+                    };
+                    match written {
+                        Err(e) => tracing::error!(
+                            "ledger: events not persisted ({e}); their messages will be redelivered"
+                        ),
+                        Ok(()) => {
+                            let mut enis = std::collections::HashSet::new();
+                            for e in seg.entries {
+                                if let crate::inventory::ledger::Entry::Eni(l) = &e {
+                                    enis.insert(l.eni.clone());
+                                }
+                                h.inventory.history.add(e);
+                            }
+                            engine = Arc::new(Engine::new(&h.inventory, &h.rules, h.scope, None));
+                            stats.ledger_updates += 1;
+                            to_delete.append(&mut event_msgs);
+                            for eni in enis {
+                                for mut f in pending.remove(&eni).unwrap_or_default() {
+                                    pending_n -= 1;
+                                    if crate::detect::findings::reattribute(&mut f, &engine.model) {
+                                        relearned.push(f);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !relearned.is_empty() {
+            stats.reattributed += relearned.len() as u64;
+            tracing::info!(
+                findings = relearned.len(),
+                "findings attributed late, emitted again with the same ids"
+            );
+            if let Err(e) = emit(&relearned) {
+                tracing::error!("late attributions could not be handed on: {e}");
             }
         }
 
@@ -520,6 +659,22 @@ pub async fn watch(
         stats.summary.absorb(summary);
         stats.findings += findings.len() as u64;
         let emitted = emit(&findings);
+        if history.is_some() {
+            for f in &findings {
+                // ENIs no source knows yet (attributed from the flow-log context at best),
+                // and records outside a known lifetime.
+                let late = !engine.model.eni_by_id.contains_key(f.eni.as_str())
+                    || f.attribution.as_ref().is_some_and(|a| {
+                        a.confidence == crate::detect::findings::Confidence::Unknown
+                    });
+                if late && pending_n < MAX_PENDING {
+                    pending.entry(f.eni.clone()).or_default().push(f.clone());
+                    pending_n += 1;
+                } else if late {
+                    stats.pending_dropped += 1;
+                }
+            }
+        }
         stop_hb.store(true, Ordering::SeqCst);
         hb.abort();
         if emitted.is_ok() {
