@@ -194,6 +194,12 @@ fn ocsf_maps_the_finding() {
     );
     assert_eq!(v["policy"]["uid"], "no-direct-internet-access");
     assert!(v["remediation"]["desc"].as_str().unwrap().len() > 20);
+    // The attribution travels with the finding (the samples' training-job ENI: strong).
+    assert_eq!(v["unmapped"]["attribution"]["confidence"], "strong");
+    assert_eq!(
+        v["unmapped"]["attribution"],
+        serde_json::to_value(f.attribution.as_ref().unwrap()).unwrap()
+    );
 
     // Context overrides the ARN's account and region.
     let c = ctx().with_account("444455556666").with_region("eu-west-1");

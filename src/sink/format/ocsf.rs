@@ -277,6 +277,9 @@ pub struct Unmapped<'a> {
     pub network_isolation: Option<bool>,
     pub flows_seen_on_nat: u64,
     pub evidence_omitted: u64,
+    /// How the ENI was attributed: confidence, sources, candidates (the JSONL `attribution`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<&'a crate::detect::findings::Attribution>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -554,6 +557,7 @@ pub fn detection_finding<'a>(
             network_isolation: f.resource.as_ref().and_then(|r| r.network_isolation),
             flows_seen_on_nat: f.flows_seen_on_nat,
             evidence_omitted: f.evidence_omitted,
+            attribution: f.attribution.as_ref(),
         },
     }
 }
