@@ -88,7 +88,8 @@ def deploy(endpoint, template_path, stack, code_zip, code_uri, params):
         for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
         if r.get("LogicalResourceId")
     ]
-    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+    # (a Lambda permission has no physical id in moto)
+    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources}
 
     sqs, lam, iam = client("sqs"), client("lambda"), client("iam")
     facts = {
