@@ -805,3 +805,44 @@ fn container_image_is_a_valid_reproducible_oci_layout_that_runs_on_its_own() {
         eprintln!("note: no Docker daemon here; `docker load` of the image is not exercised");
     }
 }
+
+#[test]
+fn lambda_live_inventory_collects_the_region_and_loads_it() {
+    let Some(moto_python) = tool_python("EGRESSWATCH_MOTO_PYTHON", "scripts/setup_moto.sh") else {
+        return;
+    };
+    let m = moto(&moto_python);
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = dir.path().join("inv");
+    // Left over from an earlier collection: must not survive into the new one.
+    std::fs::create_dir_all(scratch.join("old")).unwrap();
+    std::fs::write(
+        scratch.join("old/vpcs.json"),
+        r#"{"Vpcs": [{"VpcId": "vpc-0stale", "CidrBlock": "10.9.0.0/16"}]}"#,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let inv = rt
+        .block_on(async {
+            let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+            egresswatch::inventory::live::live_inventory(&cfg, Some(&m.url), &scratch).await
+        })
+        .unwrap();
+    // moto starts every region with its default VPC and one default subnet per zone.
+    assert!(!inv.vpcs.is_empty() && !inv.subnets.is_empty());
+    assert!(!scratch.join("old").exists());
+    assert!(scratch.join("us-east-1").is_dir());
+    let ids: Vec<String> = inv.vpcs.iter().map(|v| format!("{v:?}")).collect();
+    assert!(!ids.iter().any(|v| v.contains("vpc-0stale")), "{ids:?}");
+}

@@ -3,5 +3,6 @@
 
 pub mod collect;
 pub mod files;
+pub mod live;
 
 pub use files::*;
