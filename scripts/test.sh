@@ -27,6 +27,10 @@ echo "== moto S3/SQS server (Python venv) for the S3-pipeline tests"
 EGRESSWATCH_MOTO_PYTHON="$(bash scripts/setup_moto.sh)"
 export EGRESSWATCH_MOTO_PYTHON
 
+echo "== cfn-lint, checkov, aws-sam-translator (Python venv) for the deployment tests"
+EGRESSWATCH_DEPLOY_TOOLS_PYTHON="$(bash scripts/setup_deploy_tools.sh)"
+export EGRESSWATCH_DEPLOY_TOOLS_PYTHON
+
 log="$(mktemp)"
 set +e
 cargo test --locked --all-targets "$@" 2>&1 | tee "$log"

@@ -1,5 +1,5 @@
 //! AWS Lambda entry point. Configuration comes from the environment:
-//! `EGRESSWATCH_INVENTORY` (folder in the package or `s3://bucket/prefix/`), optional
+//! `EGRESSWATCH_INVENTORY` (folder in the package, `s3://bucket/prefix/`, or `live`), optional
 //! `EGRESSWATCH_RULES` (file or folder), `EGRESSWATCH_ROUTE` (routing TOML; its spool should be
 //! on /tmp or EFS), `EGRESSWATCH_SCOPE` (`sagemaker` or `all`), `EGRESSWATCH_DELIVER_TIMEOUT`.
 
@@ -25,6 +25,10 @@ async fn main() -> Result<(), Error> {
     let cfg = egresswatch::aws::sdk_config(None, None).await;
     let s3 = egresswatch::aws::s3_client(&cfg, false);
     let inventory = match std::env::var("EGRESSWATCH_INVENTORY") {
+        Ok(loc) if loc == "live" => {
+            let dir = std::env::temp_dir().join("egresswatch-inventory");
+            egresswatch::inventory::live::live_inventory(&cfg, None, &dir).await?
+        }
         Ok(loc) => egresswatch::lambda::load_inventory(&s3, &loc).await?,
         Err(_) => Default::default(),
     };

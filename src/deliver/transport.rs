@@ -677,23 +677,14 @@ impl Transport for SyslogSink {
     }
 }
 
-/// AWS Signature Version 4 for one JSON POST.
+/// AWS Signature Version 4 through `aws-sigv4`, the signer the AWS SDKs use: the EC2 and
+/// SageMaker calls of `inventory collect` and the Security Hub sink are plain HTTP requests (no
+/// SDK client for those services is linked), so they only borrow the SDK's signer.
 pub mod sigv4 {
-    use hmac::{Hmac, Mac};
-    use sha2::{Digest, Sha256};
+    use std::time::SystemTime;
 
-    type HmacSha256 = Hmac<Sha256>;
-
-    fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-        // HMAC accepts keys of any length, so construction cannot fail.
-        let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-        m.update(data);
-        m.finalize().into_bytes().to_vec()
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use aws_sigv4::http_request::{self, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
 
     pub struct Credentials {
         pub access_key: String,
@@ -701,133 +692,220 @@ pub mod sigv4 {
         pub session_token: Option<String>,
     }
 
-    /// Headers (`x-amz-date`, optional `x-amz-security-token`, `authorization`) for a POST of
-    /// `body` to `host` + `path` with content type application/x-amz-json-1.1 or json.
+    /// The request could not be signed (a URL or header value SigV4 cannot canonicalise).
+    #[derive(Debug, thiserror::Error)]
+    #[error("SigV4 signing: {0}")]
+    pub struct SignError(String);
+
+    /// Headers to add (`x-amz-date`, `x-amz-security-token` with a session token,
+    /// `authorization`) to `method url` sent with `headers` and `body`. Every header in `headers`
+    /// except the ones proxies rewrite (user-agent and the like) is signed, so all of them must be
+    /// sent unchanged; `host` is taken from `url` (with its port, as HTTP clients send it).
     #[allow(clippy::too_many_arguments)] // one per SigV4 input; a struct would only rename them
-    pub fn sign(
+    pub fn sign_request(
         creds: &Credentials,
         region: &str,
         service: &str,
-        host: &str,
-        path: &str,
-        content_type: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
         body: &[u8],
-        amz_date: &str,
-    ) -> Vec<(String, String)> {
-        sign_with(
-            creds,
-            region,
-            service,
-            host,
-            path,
-            content_type,
-            body,
-            amz_date,
-            &[],
+        time: SystemTime,
+    ) -> Result<Vec<(String, String)>, SignError> {
+        let identity = aws_credential_types::Credentials::new(
+            creds.access_key.clone(),
+            creds.secret_key.clone(),
+            creds.session_token.clone(),
+            None,
+            "egresswatch",
         )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name(service)
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| SignError(e.to_string()))?
+            .into();
+        let request = SignableRequest::new(
+            method,
+            url,
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| SignError(e.to_string()))?;
+        let (instructions, _signature) = http_request::sign(request, &params)
+            .map_err(|e| SignError(e.to_string()))?
+            .into_parts();
+        Ok(instructions
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
     }
 
-    /// [`sign`] with extra headers (e.g. `x-amz-target`) that are signed and must be sent.
+    /// [`sign_request`] for a POST of `body` with `content_type` and the `extra` headers (such as
+    /// `x-amz-target`), which must be sent as given.
     #[allow(clippy::too_many_arguments)]
-    pub fn sign_with(
+    pub fn sign_post(
         creds: &Credentials,
         region: &str,
         service: &str,
-        host: &str,
-        path: &str,
+        url: &str,
         content_type: &str,
         body: &[u8],
-        amz_date: &str,
+        time: SystemTime,
         extra: &[(&str, &str)],
-    ) -> Vec<(String, String)> {
-        let date = &amz_date[..8];
-        let mut headers: Vec<(String, String)> = vec![
-            ("content-type".into(), content_type.into()),
-            ("host".into(), host.into()),
-            ("x-amz-date".into(), amz_date.into()),
-        ];
-        for (k, v) in extra {
-            headers.push((k.to_ascii_lowercase(), v.to_string()));
-        }
-        if let Some(t) = &creds.session_token {
-            headers.push(("x-amz-security-token".into(), t.clone()));
-        }
-        headers.sort();
-        let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
-        let signed = signed.join(";");
-        let canonical_headers: String = headers
-            .iter()
-            .map(|(k, v)| format!("{k}:{}\n", v.trim()))
-            .collect();
-        let canonical = format!(
-            "POST\n{path}\n\n{canonical_headers}\n{signed}\n{}",
-            hex(&Sha256::digest(body))
-        );
-        let scope = format!("{date}/{region}/{service}/aws4_request");
-        let to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-            hex(&Sha256::digest(canonical.as_bytes()))
-        );
-        let k = hmac(
-            format!("AWS4{}", creds.secret_key).as_bytes(),
-            date.as_bytes(),
-        );
-        let k = hmac(&k, region.as_bytes());
-        let k = hmac(&k, service.as_bytes());
-        let k = hmac(&k, b"aws4_request");
-        let signature = hex(&hmac(&k, to_sign.as_bytes()));
-        let mut out = vec![("x-amz-date".to_string(), amz_date.to_string())];
-        if let Some(t) = &creds.session_token {
-            out.push(("x-amz-security-token".into(), t.clone()));
-        }
-        out.push((
-            "authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
-                creds.access_key
-            ),
-        ));
-        out
+    ) -> Result<Vec<(String, String)>, SignError> {
+        let mut headers = Vec::with_capacity(extra.len() + 1);
+        headers.push(("content-type", content_type));
+        headers.extend_from_slice(extra);
+        sign_request(creds, region, service, "POST", url, &headers, body, time)
     }
 
     #[cfg(test)]
     mod tests {
         use super::*;
+        use std::time::{Duration, UNIX_EPOCH};
+
+        fn at(unix: u64) -> SystemTime {
+            UNIX_EPOCH + Duration::from_secs(unix)
+        }
+
+        fn auth(h: &[(String, String)]) -> &str {
+            &h.iter()
+                .find(|(k, _)| k == "authorization")
+                .expect("authorization header")
+                .1
+        }
 
         #[test]
         fn matches_the_aws_documentation_signing_key_example() {
             // Signing key derivation from the AWS SigV4 documentation example
             // (secret wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY, 20120215, us-east-1, iam).
-            let k = hmac(b"AWS4wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", b"20120215");
-            let k = hmac(&k, b"us-east-1");
-            let k = hmac(&k, b"iam");
-            let k = hmac(&k, b"aws4_request");
+            let k = v4::generate_signing_key(
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                at(1_329_264_000), // 2012-02-15T00:00:00Z
+                "us-east-1",
+                "iam",
+            );
+            let hex: String = k.as_ref().iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(
-                hex(&k),
+                hex,
                 "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
             );
         }
 
         #[test]
-        fn authorization_header_shape() {
+        fn signs_the_aws_documentation_request_example() {
+            // The documentation's worked example: IAM ListUsers, 2015-08-30T12:36:00Z.
             let creds = Credentials {
                 access_key: "AKIDEXAMPLE".into(),
-                secret_key: "secret".into(),
-                session_token: Some("tok".into()),
+                secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+                session_token: None,
             };
-            let h = sign(
+            let h = sign_request(
                 &creds,
                 "us-east-1",
-                "securityhub",
-                "securityhub.us-east-1.amazonaws.com",
-                "/findings/import",
-                "application/json",
-                b"{}",
-                "20261122T140000Z",
+                "iam",
+                "GET",
+                "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
+                &[(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                )],
+                b"",
+                at(1_440_938_160),
+            )
+            .unwrap();
+            assert_eq!(
+                auth(&h),
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date, \
+                 Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
             );
-            let auth = &h.iter().find(|(k, _)| k == "authorization").unwrap().1;
-            assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261122/us-east-1/securityhub/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature="));
-            assert_eq!(auth.rsplit('=').next().unwrap().len(), 64);
+            assert!(h
+                .iter()
+                .any(|(k, v)| k == "x-amz-date" && v == "20150830T123600Z"));
+        }
+
+        // The two requests below were signed independently with botocore's SigV4Auth (the
+        // Python SDK's signer) at 2026-11-22T14:00:00Z: a Security Hub import with a session
+        // token, and a SageMaker JSON call with x-amz-target to a local port, as collect sends.
+        #[test]
+        fn security_hub_post_with_session_token_matches_botocore() {
+            let creds = Credentials {
+                access_key: "AKIDEXAMPLE".into(),
+                secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+                session_token: Some("session-token-example".into()),
+            };
+            let h = sign_post(
+                &creds,
+                "eu-west-1",
+                "securityhub",
+                "https://securityhub.eu-west-1.amazonaws.com/findings/import",
+                "application/json",
+                br#"{"Findings":[]}"#,
+                at(1_795_356_000),
+                &[],
+            )
+            .unwrap();
+            assert_eq!(
+                auth(&h),
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261122/eu-west-1/securityhub/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, \
+                 Signature=ff0a039b2b4bbf68e4f00dc4f9b815a71ab62acd09350e035cd0a4d3598a164f"
+            );
+            assert!(h
+                .iter()
+                .any(|(k, v)| k == "x-amz-security-token" && v == "session-token-example"));
+        }
+
+        #[test]
+        fn sagemaker_json_call_to_a_local_port_matches_botocore() {
+            let creds = Credentials {
+                access_key: "testing".into(),
+                secret_key: "testing".into(),
+                session_token: None,
+            };
+            let h = sign_post(
+                &creds,
+                "us-east-1",
+                "sagemaker",
+                "http://127.0.0.1:5000/",
+                "application/x-amz-json-1.1",
+                br#"{"MaxResults":100}"#,
+                at(1_795_356_000),
+                &[("x-amz-target", "SageMaker.ListTrainingJobs")],
+            )
+            .unwrap();
+            assert_eq!(
+                auth(&h),
+                "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/sagemaker/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+                 Signature=dd8a4ffe295e0c712dad02a9affa3032bfab62c8163f76917a688831cc1ce301"
+            );
+        }
+
+        #[test]
+        fn unsignable_url_is_an_error_not_a_panic() {
+            let creds = Credentials {
+                access_key: "a".into(),
+                secret_key: "b".into(),
+                session_token: None,
+            };
+            let r = sign_post(
+                &creds,
+                "us-east-1",
+                "ec2",
+                "not a url",
+                "text/plain",
+                b"",
+                at(0),
+                &[],
+            );
+            assert!(r.is_err());
         }
     }
 }
@@ -838,11 +916,6 @@ struct SecurityHubSink {
     region: String,
     creds: sigv4::Credentials,
     ctx: FormatContext,
-}
-
-pub(crate) fn amz_date(now_ms: i64) -> String {
-    // 2026-11-22T14:00:00Z -> 20261122T140000Z
-    crate::time::format_rfc3339(now_ms / 1000).replace(['-', ':'], "")
 }
 
 impl Transport for SecurityHubSink {
@@ -872,23 +945,22 @@ impl Transport for SecurityHubSink {
             return Vec::new();
         };
         let url = format!("{}/findings/import", self.endpoint);
-        let host = self
-            .endpoint
-            .split("://")
-            .nth(1)
-            .unwrap_or(&self.endpoint)
-            .trim_end_matches('/')
-            .to_string();
-        let signed = sigv4::sign(
+        let now =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ctx.now_ms.max(0) as u64);
+        let signed = match sigv4::sign_post(
             &self.creds,
             &self.region,
             "securityhub",
-            &host,
-            "/findings/import",
+            &url,
             "application/json",
             body.as_bytes(),
-            &amz_date(ctx.now_ms),
-        );
+            now,
+            &[],
+        ) {
+            Ok(s) => s,
+            // Only a malformed endpoint URL fails to sign; re-sending cannot fix that.
+            Err(e) => return vec![Outcome::Halt(format!("{e} ({url})")); batch.len()],
+        };
         let headers: Vec<(&str, &str)> = signed
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

@@ -37,12 +37,6 @@ pub struct Collector {
     endpoint: Option<String>,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 fn form_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -157,32 +151,24 @@ impl Collector {
             .endpoint
             .clone()
             .unwrap_or_else(|| format!("https://{host_default}"));
-        let host = url
-            .split("://")
-            .nth(1)
-            .unwrap_or(&url)
-            .trim_end_matches('/')
-            .to_string();
-        let signed = sigv4::sign_with(
-            &self.creds,
-            &self.region,
-            service,
-            &host,
-            "/",
-            content_type,
-            &body,
-            &crate::deliver::transport::amz_date(now_ms()),
-            extra,
-        );
+        let url = format!("{url}/");
         let err = |message: String| CollectError::Call {
             service,
             action: action.to_string(),
             message,
         };
-        let mut req = self
-            .agent
-            .post(format!("{url}/"))
-            .header("Content-Type", content_type);
+        let signed = sigv4::sign_post(
+            &self.creds,
+            &self.region,
+            service,
+            &url,
+            content_type,
+            &body,
+            std::time::SystemTime::now(),
+            extra,
+        )
+        .map_err(|e| err(e.to_string()))?;
+        let mut req = self.agent.post(&url).header("Content-Type", content_type);
         for (k, v) in signed
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

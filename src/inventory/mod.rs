@@ -7,5 +7,6 @@ pub mod collect;
 pub mod files;
 pub mod history;
 pub mod ledger;
+pub mod live;
 
 pub use files::*;
