@@ -274,7 +274,8 @@ impl<'a> Ctx<'a> {
 
     fn privatelink(&self, r: &Res) -> Verdict {
         let gw = self.model.gateway_services;
-        let (mut ids, _) = self.ids(r, "privatelink");
+        let (own, _) = self.ids(r, "privatelink");
+        let mut ids = own.clone();
         if let Some(v) = &r.vpc {
             ids.extend(
                 self.findings
@@ -310,7 +311,7 @@ impl<'a> Ctx<'a> {
         } else {
             format!("; the VPC has no interface endpoint for {}", missing.join(", "))
         };
-        if out.bytes > 0 || !ids.is_empty() {
+        if out.bytes > 0 || !own.is_empty() {
             return violated(
                 format!(
                     "{} to AWS service addresses through NAT/IGW instead of interface endpoints{missing_text}",
@@ -563,7 +564,7 @@ impl<'a> Ctx<'a> {
         let egress = sum(self.cells(r).iter().copied());
         let how = match self.log_has_encryption_status(r) {
             Some(true) => "by encryption-status",
-            _ => "by destination port (the log format has no encryption-status field)",
+            _ => "by destination port: the log format has no encryption-status field",
         };
         held(
             format!(
