@@ -790,7 +790,10 @@ fn run_demo(a: DemoArgs) -> Result<ExitCode> {
         a.report.is_some(),
     );
     if let Some(path) = &a.report {
-        let objects: Vec<String> = inputs.iter().map(egresswatch::decode::Input::name).collect();
+        let objects: Vec<String> = inputs
+            .iter()
+            .map(egresswatch::decode::Input::name)
+            .collect();
         let files = write_report(
             ReportParts {
                 inventory: &inventory,
@@ -817,7 +820,10 @@ fn run_demo(a: DemoArgs) -> Result<ExitCode> {
 }
 
 /// Hash of the flow rule files used: the built-in pack's text, or the files under `--rules`.
-fn flow_pack_refs(path: Option<&Path>, rules: &RuleSet) -> Result<Vec<egresswatch::report::PackRef>> {
+fn flow_pack_refs(
+    path: Option<&Path>,
+    rules: &RuleSet,
+) -> Result<Vec<egresswatch::report::PackRef>> {
     use egresswatch::detect::rules::{BUILTIN, BUILTIN_NAME};
     let (file, text) = match path {
         None => (BUILTIN_NAME.to_string(), BUILTIN.to_string()),
@@ -859,7 +865,10 @@ struct ReportParts<'a> {
 }
 
 /// Builds and writes the report; returns the files written.
-fn write_report(parts: ReportParts<'_>, outputs: &egresswatch::report::Outputs) -> Result<Vec<PathBuf>> {
+fn write_report(
+    parts: ReportParts<'_>,
+    outputs: &egresswatch::report::Outputs,
+) -> Result<Vec<PathBuf>> {
     use egresswatch::report::{self, posture::PosturePack, prices, requirements, PackRef};
     let posture = match parts.posture_path {
         Some(p) => PosturePack::load(p)?,
@@ -872,9 +881,27 @@ fn write_report(parts: ReportParts<'_>, outputs: &egresswatch::report::Outputs) 
     let reqs = requirements::RequirementTable::builtin();
     let price = prices::PriceTable::builtin();
     let mut packs = parts.flow_packs;
-    packs.push(PackRef::of("posture rules", &posture.pack, &posture.version, &posture.file, &posture_text));
-    packs.push(PackRef::of("requirement mapping", "requirements", "1", requirements::BUILTIN_NAME, requirements::BUILTIN));
-    packs.push(PackRef::of("NAT price table", "nat-prices", &price.date, prices::BUILTIN_NAME, prices::BUILTIN));
+    packs.push(PackRef::of(
+        "posture rules",
+        &posture.pack,
+        &posture.version,
+        &posture.file,
+        &posture_text,
+    ));
+    packs.push(PackRef::of(
+        "requirement mapping",
+        "requirements",
+        "1",
+        requirements::BUILTIN_NAME,
+        requirements::BUILTIN,
+    ));
+    packs.push(PackRef::of(
+        "NAT price table",
+        "nat-prices",
+        &price.date,
+        prices::BUILTIN_NAME,
+        prices::BUILTIN,
+    ));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
@@ -912,18 +939,34 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
     }
     let inventory = load_inventory(a.inventory.as_deref())?;
     let rules = load_rules(a.common.rules.as_deref())?;
-    let engine = Engine::new(&inventory, &rules, scope(a.common.scope), a.region.as_deref());
+    let engine = Engine::new(
+        &inventory,
+        &rules,
+        scope(a.common.scope),
+        a.region.as_deref(),
+    );
     let source = a
         .inventory
         .as_ref()
         .map_or_else(|| "none".to_string(), |p| p.display().to_string());
     let flow_packs = flow_pack_refs(a.common.rules.as_deref(), &rules)?;
     let files = if let Some(ff) = &a.from_findings {
-        let text = std::fs::read_to_string(ff).with_context(|| format!("cannot read {}", ff.display()))?;
+        let text =
+            std::fs::read_to_string(ff).with_context(|| format!("cannot read {}", ff.display()))?;
         let mut findings = Vec::new();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let f: egresswatch::detect::Finding = serde_json::from_str(line)
-                .with_context(|| format!("{}:{}: not a finding (JSON lines from scan --format jsonl)", ff.display(), i + 1))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let f: egresswatch::detect::Finding =
+                serde_json::from_str(line).with_context(|| {
+                    format!(
+                        "{}:{}: not a finding (JSON lines from scan --format jsonl)",
+                        ff.display(),
+                        i + 1
+                    )
+                })?;
             findings.push(f);
         }
         let mut objects: Vec<String> = findings
@@ -972,8 +1015,15 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
         result.summary.failed_files += missing.len() as u64;
         result.summary.errors.extend(missing);
         let scanned = started.elapsed();
-        let objects: Vec<String> = inputs.iter().map(egresswatch::decode::Input::name).collect();
-        writeln!(io::stderr().lock(), "{}", output::summary_line(&result.summary))?;
+        let objects: Vec<String> = inputs
+            .iter()
+            .map(egresswatch::decode::Input::name)
+            .collect();
+        writeln!(
+            io::stderr().lock(),
+            "{}",
+            output::summary_line(&result.summary)
+        )?;
         let files = write_report(
             ReportParts {
                 inventory: &inventory,

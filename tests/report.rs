@@ -54,7 +54,11 @@ fn browse(html: &Path, work: &Path, png: Option<&Path>) -> (String, String) {
         .arg("--dump-dom")
         .arg(&url);
     let out = c.output().expect("run chromium");
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dom = String::from_utf8(out.stdout).expect("utf-8 DOM");
     let log = std::fs::read_to_string(&netlog).unwrap_or_default();
     if let Some(png) = png {
@@ -64,7 +68,11 @@ fn browse(html: &Path, work: &Path, png: Option<&Path>) -> (String, String) {
             .arg("--window-size=1280,3000")
             .arg(&url);
         let out = c.output().expect("run chromium for the screenshot");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let bytes = std::fs::read(png).expect("screenshot written");
         assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
     }
@@ -104,7 +112,9 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 fn network_requests(netlog: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(netlog).expect("net log is JSON");
     let types = &v["constants"]["logEventTypes"];
-    let start = types["URL_REQUEST_START_JOB"].as_u64().expect("event type known");
+    let start = types["URL_REQUEST_START_JOB"]
+        .as_u64()
+        .expect("event type known");
     v["events"]
         .as_array()
         .into_iter()
@@ -122,10 +132,17 @@ fn the_request_check_sees_a_page_request() {
     // empty list for the report means something.
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("leaky.html");
-    std::fs::write(&page, r#"<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/pixel.png"></body></html>"#).unwrap();
+    std::fs::write(
+        &page,
+        r#"<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/pixel.png"></body></html>"#,
+    )
+    .unwrap();
     let (_, netlog) = browse(&page, dir.path(), None);
     let reqs = network_requests(&netlog);
-    assert!(reqs.iter().any(|u| u.starts_with("http://127.0.0.1:9/")), "{reqs:?}");
+    assert!(
+        reqs.iter().any(|u| u.starts_with("http://127.0.0.1:9/")),
+        "{reqs:?}"
+    );
 }
 
 fn run_report(inventory: &Path, dir: &Path) -> serde_json::Value {
@@ -142,7 +159,11 @@ fn run_report(inventory: &Path, dir: &Path) -> serde_json::Value {
         .arg(root().join("samples/flowlogs"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
 }
 
@@ -152,7 +173,10 @@ fn verify_manifest(dir: &Path) -> usize {
     for line in text.lines() {
         let (hash, name) = line.split_once("  ").expect("sha256sum format");
         let bytes = std::fs::read(dir.join(name)).unwrap();
-        let got: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let got: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(got, hash, "{name}");
         n += 1;
     }
@@ -172,10 +196,17 @@ fn report_over_samples_in_a_real_browser() {
 
     let shots = root().join("target/report-artefacts");
     std::fs::create_dir_all(&shots).unwrap();
-    let (dom, netlog) = browse(&html_path, dir.path(), Some(&shots.join("report-samples.png")));
+    let (dom, netlog) = browse(
+        &html_path,
+        dir.path(),
+        Some(&shots.join("report-samples.png")),
+    );
     assert!(!netlog.is_empty(), "chromium wrote no net log");
     let requests = network_requests(&netlog);
-    assert!(requests.is_empty(), "the report made requests: {requests:?}");
+    assert!(
+        requests.is_empty(),
+        "the report made requests: {requests:?}"
+    );
 
     // Control rows in the DOM equal the JSON's, in order, with the same states and bytes.
     let rows = rows_with(&dom, "<tr class=\"control\"");
@@ -184,7 +215,10 @@ fn report_over_samples_in_a_real_browser() {
     assert_eq!(rows.len(), controls.len());
     for (row, c) in rows.iter().zip(controls) {
         assert_eq!(attr(row, "data-control").as_deref(), c["control"].as_str());
-        assert_eq!(attr(row, "data-resource").as_deref(), c["resource"].as_str());
+        assert_eq!(
+            attr(row, "data-resource").as_deref(),
+            c["resource"].as_str()
+        );
         assert_eq!(attr(row, "data-state").as_deref(), c["state"].as_str());
         assert_eq!(
             attr(row, "data-bytes").and_then(|b| b.parse::<u64>().ok()),
@@ -200,29 +234,55 @@ fn report_over_samples_in_a_real_browser() {
     };
     let s3 = find("gateway-endpoint", "training-job/fraud-train-2026-11-20");
     assert_eq!(s3["state"], "held");
-    assert!(s3["evidence"].as_str().unwrap().contains("all via vpce-0e00000000000b001"));
+    assert!(s3["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("all via vpce-0e00000000000b001"));
     assert!(s3["bytes"].as_u64().unwrap() > 0);
-    assert_eq!(find("gateway-endpoint", "processing-job/phi-preprocess")["state"], "violated");
-    assert_eq!(find("network-isolation", "training-job/claims-isolated-train")["state"], "violated");
-    assert_eq!(find("tls-in-transit", "processing-job/phi-preprocess")["state"], "violated");
-    let policy = find("endpoint-policy", "vpc-endpoint/vpce-0e00000000000b001 (s3)");
+    assert_eq!(
+        find("gateway-endpoint", "processing-job/phi-preprocess")["state"],
+        "violated"
+    );
+    assert_eq!(
+        find("network-isolation", "training-job/claims-isolated-train")["state"],
+        "violated"
+    );
+    assert_eq!(
+        find("tls-in-transit", "processing-job/phi-preprocess")["state"],
+        "violated"
+    );
+    let policy = find(
+        "endpoint-policy",
+        "vpc-endpoint/vpce-0e00000000000b001 (s3)",
+    );
     assert_eq!(policy["state"], "violated");
     // Posture findings are in the findings with the normal shape, and appear in the DOM.
     let findings = json["findings"].as_array().unwrap();
-    let posture: Vec<&serde_json::Value> =
-        findings.iter().filter(|f| f["category"] == "posture").collect();
+    let posture: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["category"] == "posture")
+        .collect();
     assert!(posture.iter().any(|f| f["rule"] == "EW-203"));
     assert!(posture.iter().any(|f| f["rule"] == "EW-205"));
     let dom_findings = rows_with(&dom, "<tr id=\"f-");
     assert_eq!(dom_findings.len(), findings.len());
     for (row, f) in dom_findings.iter().zip(findings) {
-        assert_eq!(attr(row, "id").unwrap(), format!("f-{}", f["id"].as_str().unwrap()));
-        assert_eq!(attr(row, "data-bytes").and_then(|b| b.parse().ok()), f["bytes"].as_u64());
+        assert_eq!(
+            attr(row, "id").unwrap(),
+            format!("f-{}", f["id"].as_str().unwrap())
+        );
+        assert_eq!(
+            attr(row, "data-bytes").and_then(|b| b.parse().ok()),
+            f["bytes"].as_u64()
+        );
     }
     // Chart bars carry the same bytes as the JSON's egress per day.
     let bars = rows_with(&dom, "<rect class=\"bar\" data-day");
     let by_day = json["charts"]["egress_by_day"].as_array().unwrap();
-    let bar_sum: u64 = bars.iter().filter_map(|b| attr(b, "data-bytes")?.parse::<u64>().ok()).sum();
+    let bar_sum: u64 = bars
+        .iter()
+        .filter_map(|b| attr(b, "data-bytes")?.parse::<u64>().ok())
+        .sum();
     let json_sum: u64 = by_day.iter().filter_map(|d| d["bytes"].as_u64()).sum();
     assert_eq!(bar_sum, json_sum);
     assert!(json_sum > 0);
@@ -244,10 +304,21 @@ fn report_over_samples_in_a_real_browser() {
     let json_ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert_eq!(ids, json_ids);
     let mut rd = csv::Reader::from_path(dir.path().join("csv/traffic.csv")).unwrap();
-    let csv_bytes: u64 = rd.records().map(|r| r.unwrap()[8].parse::<u64>().unwrap()).sum();
-    let json_bytes: u64 = json["traffic"].as_array().unwrap().iter().map(|t| t["bytes"].as_u64().unwrap()).sum();
+    let csv_bytes: u64 = rd
+        .records()
+        .map(|r| r.unwrap()[8].parse::<u64>().unwrap())
+        .sum();
+    let json_bytes: u64 = json["traffic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["bytes"].as_u64().unwrap())
+        .sum();
     assert_eq!(csv_bytes, json_bytes);
-    assert_eq!(csv_bytes, json_sum, "the chart and the traffic table count the same egress");
+    assert_eq!(
+        csv_bytes, json_sum,
+        "the chart and the traffic table count the same egress"
+    );
 
     // Tampering is detected.
     std::fs::write(dir.path().join("csv/traffic.csv"), b"x").unwrap();
@@ -295,7 +366,9 @@ fn hostile_names_are_text_and_nothing_runs() {
     let out_dir = dir.path().join("out");
     let json = run_report(&inv, &out_dir);
     let controls = json["controls"].as_array().unwrap();
-    assert!(controls.iter().any(|c| c["resource"].as_str().unwrap().contains(EVIL)));
+    assert!(controls
+        .iter()
+        .any(|c| c["resource"].as_str().unwrap().contains(EVIL)));
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
     assert!(!html.contains("<script"), "raw <script> in the report");
     assert!(!html.contains("<img"), "raw <img> in the report");
@@ -303,7 +376,11 @@ fn hostile_names_are_text_and_nothing_runs() {
 
     let shots = root().join("target/report-artefacts");
     std::fs::create_dir_all(&shots).unwrap();
-    let (dom, netlog) = browse(&out_dir.join("report.html"), dir.path(), Some(&shots.join("report-hostile.png")));
+    let (dom, netlog) = browse(
+        &out_dir.join("report.html"),
+        dir.path(),
+        Some(&shots.join("report-hostile.png")),
+    );
     // Nothing ran: no script or img element exists, the title is ours, no request (x) was made.
     assert!(!dom.contains("<script"), "a script element was created");
     assert!(!dom.contains("<img"), "an img element was created");
@@ -323,7 +400,9 @@ fn hostile_names_are_text_and_nothing_runs() {
 #[test]
 fn ten_thousand_findings_stay_under_five_megabytes() {
     use egresswatch::detect::findings::{Evidence, Finding, FindingResource};
-    use egresswatch::report::{self, posture::PosturePack, prices::PriceTable, requirements::RequirementTable};
+    use egresswatch::report::{
+        self, posture::PosturePack, prices::PriceTable, requirements::RequirementTable,
+    };
     let inv = egresswatch::demo::inventory().unwrap();
     let model = egresswatch::enrich::Model::build(&inv, None);
     let file: std::sync::Arc<str> = "AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T0900Z_5e2a9c1b.log.gz".into();

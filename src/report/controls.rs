@@ -65,8 +65,16 @@ pub fn resources(inv: &Inventory, model: &Model) -> Vec<Res> {
         });
     };
     for j in &inv.training_jobs {
-        let s = j.vpc_config.as_ref().map_or_else(Vec::new, |c| c.subnets.clone());
-        push("training-job", &j.training_job_name, s, j.enable_network_isolation);
+        let s = j
+            .vpc_config
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.subnets.clone());
+        push(
+            "training-job",
+            &j.training_job_name,
+            s,
+            j.enable_network_isolation,
+        );
     }
     for j in &inv.processing_jobs {
         let n = j.network_config.as_ref();
@@ -81,7 +89,10 @@ pub fn resources(inv: &Inventory, model: &Model) -> Vec<Res> {
         );
     }
     for m in &inv.models {
-        let s = m.vpc_config.as_ref().map_or_else(Vec::new, |c| c.subnets.clone());
+        let s = m
+            .vpc_config
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.subnets.clone());
         push("model", &m.model_name, s, m.enable_network_isolation);
     }
     for e in &inv.endpoints {
@@ -106,7 +117,11 @@ pub fn resources(inv: &Inventory, model: &Model) -> Vec<Res> {
         let iso = if models.is_empty() {
             None
         } else {
-            Some(models.iter().all(|m| m.enable_network_isolation == Some(true)))
+            Some(
+                models
+                    .iter()
+                    .all(|m| m.enable_network_isolation == Some(true)),
+            )
         };
         push("endpoint", &e.endpoint_name, s, iso);
     }
@@ -216,9 +231,9 @@ impl<'a> Ctx<'a> {
                 .subnets
                 .iter()
                 .filter(|s| {
-                    r.vpc.as_deref().is_none_or(|v| {
-                        flow_logs_covering(self.inv, self.model, v, s).is_empty()
-                    })
+                    r.vpc
+                        .as_deref()
+                        .is_none_or(|v| flow_logs_covering(self.inv, self.model, v, s).is_empty())
                 })
                 .map(String::as_str)
                 .collect();
@@ -309,7 +324,10 @@ impl<'a> Ctx<'a> {
         let missing_text = if missing.is_empty() {
             String::new()
         } else {
-            format!("; the VPC has no interface endpoint for {}", missing.join(", "))
+            format!(
+                "; the VPC has no interface endpoint for {}",
+                missing.join(", ")
+            )
         };
         if out.bytes > 0 || !own.is_empty() {
             return violated(
@@ -323,7 +341,11 @@ impl<'a> Ctx<'a> {
         }
         if !missing.is_empty() {
             return violated(
-                format!("no interface endpoint for {} in {}", missing.join(", "), r.vpc.as_deref().unwrap_or("its VPC")),
+                format!(
+                    "no interface endpoint for {} in {}",
+                    missing.join(", "),
+                    r.vpc.as_deref().unwrap_or("its VPC")
+                ),
                 0,
                 ids,
             );
@@ -579,7 +601,10 @@ impl<'a> Ctx<'a> {
         let (ids, bytes) = self.ids(r, "vpc-resolver");
         if !ids.is_empty() {
             return violated(
-                format!("{} of DNS to resolvers other than the VPC's", human_bytes(bytes)),
+                format!(
+                    "{} of DNS to resolvers other than the VPC's",
+                    human_bytes(bytes)
+                ),
                 bytes,
                 ids,
             );
@@ -587,9 +612,7 @@ impl<'a> Ctx<'a> {
         if let Some(why) = self.blind_reason(r) {
             return blind(why);
         }
-        let dns = self.sum_where(r, |k| {
-            DstClass::from_u8(k.class) == DstClass::VpcResolver
-        });
+        let dns = self.sum_where(r, |k| DstClass::from_u8(k.class) == DstClass::VpcResolver);
         held(
             format!(
                 "{} of DNS to the VPC resolver; none to other resolvers",
@@ -655,7 +678,12 @@ pub fn rows(
         let runs = r.kind != "model";
         let label = r.label();
         if runs {
-            out.push(cx.row("privatelink", label.clone(), r.vpc.clone(), cx.privatelink(r)));
+            out.push(cx.row(
+                "privatelink",
+                label.clone(),
+                r.vpc.clone(),
+                cx.privatelink(r),
+            ));
             out.push(cx.row(
                 "gateway-endpoint",
                 label.clone(),
@@ -663,8 +691,16 @@ pub fn rows(
                 cx.gateway_endpoint(r),
             ));
         }
-        if matches!(r.kind, "training-job" | "processing-job" | "model" | "endpoint") {
-            out.push(cx.row("network-isolation", label.clone(), r.vpc.clone(), cx.isolation(r)));
+        if matches!(
+            r.kind,
+            "training-job" | "processing-job" | "model" | "endpoint"
+        ) {
+            out.push(cx.row(
+                "network-isolation",
+                label.clone(),
+                r.vpc.clone(),
+                cx.isolation(r),
+            ));
         }
         if runs {
             out.push(cx.row(
@@ -689,7 +725,9 @@ pub fn rows(
         let label = format!("vpc-endpoint/{} ({svc})", e.vpc_endpoint_id);
         let ids: Vec<&Finding> = findings
             .iter()
-            .filter(|f| f.rule_is_posture("endpoint-policy") && f.title.starts_with(&e.vpc_endpoint_id))
+            .filter(|f| {
+                f.rule_is_posture("endpoint-policy") && f.title.starts_with(&e.vpc_endpoint_id)
+            })
             .collect();
         let v = if !ids.is_empty() {
             let bytes = ids.iter().map(|f| f.bytes).sum();
@@ -726,7 +764,11 @@ pub fn rows(
             .iter()
             .find(|f| f.rule_is_posture("flow-logs") && f.subnet_id.as_deref() == Some(&subnet))
         {
-            violated("no flow log on the subnet, its VPC or its SageMaker ENIs".into(), 0, vec![f.id.clone()])
+            violated(
+                "no flow log on the subnet, its VPC or its SageMaker ENIs".into(),
+                0,
+                vec![f.id.clone()],
+            )
         } else {
             let logs = flow_logs_covering(inv, model, &vpc, &subnet);
             held(format!("recorded by {}", logs.join(", ")), 0)

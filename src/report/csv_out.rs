@@ -24,7 +24,8 @@ fn table(
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).map_err(err)?;
     for r in rows {
-        w.write_record(r.iter().map(|c| cell(c).into_owned())).map_err(err)?;
+        w.write_record(r.iter().map(|c| cell(c).into_owned()))
+            .map_err(err)?;
     }
     let bytes = w.into_inner().map_err(|e| ReportError::Write {
         path: name.to_string(),
@@ -42,9 +43,28 @@ pub fn render(r: &Report) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
     let findings = table(
         "findings.csv",
         &[
-            "id", "rule", "category", "severity", "title", "control", "resource", "eni", "vpc_id",
-            "subnet_id", "dst_ip", "dst_port", "path", "dst_service", "dst_region", "first_seen",
-            "last_seen", "flows", "packets", "bytes", "evidence", "evidence_omitted",
+            "id",
+            "rule",
+            "category",
+            "severity",
+            "title",
+            "control",
+            "resource",
+            "eni",
+            "vpc_id",
+            "subnet_id",
+            "dst_ip",
+            "dst_port",
+            "path",
+            "dst_service",
+            "dst_region",
+            "first_seen",
+            "last_seen",
+            "flows",
+            "packets",
+            "bytes",
+            "evidence",
+            "evidence_omitted",
         ],
         r.findings.iter().map(|f| {
             vec![
@@ -82,8 +102,15 @@ pub fn render(r: &Report) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
     let traffic = table(
         "traffic.csv",
         &[
-            "resource", "vpc_id", "dst_class", "path", "dst_service", "via_endpoint", "flows",
-            "packets", "bytes",
+            "resource",
+            "vpc_id",
+            "dst_class",
+            "path",
+            "dst_service",
+            "via_endpoint",
+            "flows",
+            "packets",
+            "bytes",
         ],
         r.traffic.iter().map(|t| {
             vec![
@@ -102,8 +129,17 @@ pub fn render(r: &Report) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
     let controls = table(
         "controls.csv",
         &[
-            "control", "control_name", "resource", "vpc_id", "state", "evidence", "bytes",
-            "finding_ids", "pci_dss", "hipaa", "soc2",
+            "control",
+            "control_name",
+            "resource",
+            "vpc_id",
+            "state",
+            "evidence",
+            "bytes",
+            "finding_ids",
+            "pci_dss",
+            "hipaa",
+            "soc2",
         ],
         r.controls.iter().map(|c| {
             vec![

@@ -99,7 +99,9 @@ fn nice_max(v: u64) -> u64 {
 fn egress_chart(r: &Report, o: &mut String) {
     let mut days: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
     for d in &r.charts.egress_by_day {
-        days.entry(d.day.as_str()).or_default().push((d.path.as_str(), d.bytes));
+        days.entry(d.day.as_str())
+            .or_default()
+            .push((d.path.as_str(), d.bytes));
     }
     let (w, h, left, bottom, top) = (760.0f64, 280.0f64, 80.0f64, 40.0f64, 30.0f64);
     let _ = write!(
@@ -110,7 +112,12 @@ fn egress_chart(r: &Report, o: &mut String) {
         let _ = write!(o, r#"<text x="20" y="40">No egress observed.</text></svg>"#);
         return;
     }
-    let max = nice_max(days.values().map(|v| v.iter().map(|x| x.1).sum::<u64>()).max().unwrap_or(0));
+    let max = nice_max(
+        days.values()
+            .map(|v| v.iter().map(|x| x.1).sum::<u64>())
+            .max()
+            .unwrap_or(0),
+    );
     let plot_h = h - bottom - top;
     let n = days.len() as f64;
     let slot = (w - left - 10.0) / n;
@@ -179,10 +186,17 @@ fn top_chart(r: &Report, o: &mut String) {
         r#"<svg class="chart" id="chart-top" role="img" aria-label="Top resources by NAT and IGW bytes" width="{w}" height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg">"#
     );
     if rows.is_empty() {
-        o.push_str(r#"<text x="20" y="30">No traffic through NAT or internet gateways.</text></svg>"#);
+        o.push_str(
+            r#"<text x="20" y="30">No traffic through NAT or internet gateways.</text></svg>"#,
+        );
         return;
     }
-    let max = nice_max(rows.iter().map(|x| x.nat_bytes + x.igw_bytes).max().unwrap_or(0));
+    let max = nice_max(
+        rows.iter()
+            .map(|x| x.nat_bytes + x.igw_bytes)
+            .max()
+            .unwrap_or(0),
+    );
     let span = w - left - 90.0;
     for (i, row) in rows.iter().enumerate() {
         let y = 30.0 + row_h * i as f64;
@@ -300,7 +314,8 @@ fn findings_chart(r: &Report, o: &mut String) {
 }
 
 fn opt(v: &Option<impl ToString>) -> String {
-    v.as_ref().map_or_else(|| "-".to_string(), |x| x.to_string())
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), |x| x.to_string())
 }
 
 fn kv(o: &mut String, k: &str, v: &str) {
@@ -341,15 +356,16 @@ pub fn render(r: &Report) -> String {
 
     // Header: what auditors check in system-generated evidence.
     o.push_str(r#"<h2 id="information">Report information</h2><table class="kv" id="info">"#);
-    kv(&mut o, "Tool", &format!("{} {}", esc(&r.tool.name), esc(&r.tool.version)));
+    kv(
+        &mut o,
+        "Tool",
+        &format!("{} {}", esc(&r.tool.name), esc(&r.tool.version)),
+    );
     kv(&mut o, "Generated", &esc(&r.generated_at));
     kv(
         &mut o,
         "Command",
-        &format!(
-            r#"<code id="command">{}</code>"#,
-            esc(&r.command.join(" "))
-        ),
+        &format!(r#"<code id="command">{}</code>"#, esc(&r.command.join(" "))),
     );
     let packs: Vec<String> = r
         .packs
@@ -450,7 +466,12 @@ pub fn render(r: &Report) -> String {
     if !r.errors.is_empty() {
         o.push_str(r#"<h3>Objects that failed</h3><table id="errors"><tr><th>Object</th><th>Error</th></tr>"#);
         for e in &r.errors {
-            let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&e.file), esc(&e.error));
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                esc(&e.file),
+                esc(&e.error)
+            );
         }
         o.push_str("</table>");
     }
@@ -461,7 +482,13 @@ pub fn render(r: &Report) -> String {
         let links: Vec<String> = c
             .finding_ids
             .iter()
-            .map(|id| format!(r##"<a href="#f-{0}"><code>{1}</code></a>"##, esc(id), esc(&id[..id.len().min(8)])))
+            .map(|id| {
+                format!(
+                    r##"<a href="#f-{0}"><code>{1}</code></a>"##,
+                    esc(id),
+                    esc(&id[..id.len().min(8)])
+                )
+            })
             .collect();
         let _ = write!(
             o,
@@ -610,8 +637,16 @@ pub fn render(r: &Report) -> String {
             esc(&f.path),
             f.bytes,
             esc(f.first_seen.as_deref().unwrap_or("-")),
-            ev.iter().take(EVIDENCE_SHOWN).cloned().collect::<Vec<_>>().join(" "),
-            if more > 0 { format!(" <small>+{more}</small>") } else { String::new() }
+            ev.iter()
+                .take(EVIDENCE_SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+            if more > 0 {
+                format!(" <small>+{more}</small>")
+            } else {
+                String::new()
+            }
         );
     }
     let head = r#"<table id="findings"><tr><th>Severity</th><th>Rule</th><th>Finding</th><th>Resource</th><th>Destination</th><th>Path</th><th>Bytes</th><th>First seen</th><th>Evidence</th></tr>"#;

@@ -521,24 +521,26 @@ fn traffic_rows(model: &Model, traffic: &Traffic) -> Vec<TrafficRow> {
         );
     }
     m.into_iter()
-        .map(|((resource, vpc_id, class, path, svc, via), c)| TrafficRow {
-            resource,
-            vpc_id,
-            dst_class: DstClass::from_u8(class).as_str().into(),
-            path: Path::from_u8(path).as_str().into(),
-            dst_service: (svc != NO_SYM)
-                .then(|| model.services.name(svc))
-                .flatten()
-                .unwrap_or("")
-                .to_string(),
-            via_endpoint: (via != NONE)
-                .then(|| model.enis.get(via as usize))
-                .flatten()
-                .map_or_else(String::new, |e| e.id.to_string()),
-            flows: c.flows,
-            packets: c.packets,
-            bytes: c.bytes,
-        })
+        .map(
+            |((resource, vpc_id, class, path, svc, via), c)| TrafficRow {
+                resource,
+                vpc_id,
+                dst_class: DstClass::from_u8(class).as_str().into(),
+                path: Path::from_u8(path).as_str().into(),
+                dst_service: (svc != NO_SYM)
+                    .then(|| model.services.name(svc))
+                    .flatten()
+                    .unwrap_or("")
+                    .to_string(),
+                via_endpoint: (via != NONE)
+                    .then(|| model.enis.get(via as usize))
+                    .flatten()
+                    .map_or_else(String::new, |e| e.id.to_string()),
+                flows: c.flows,
+                packets: c.packets,
+                bytes: c.bytes,
+            },
+        )
         .collect()
 }
 
@@ -694,19 +696,18 @@ pub fn write(report: &Report, out: &Outputs) -> Result<Vec<PathBuf>, ReportError
     let manifest = match &out.manifest {
         Some(m) => m.clone(),
         None => {
-            let first = written.first().map(|(p, _)| p.clone()).ok_or_else(|| {
-                ReportError::Table {
-                    file: "-".into(),
-                    message: "nothing to write: give --out, --json or --csv".into(),
-                }
-            })?;
+            let first =
+                written
+                    .first()
+                    .map(|(p, _)| p.clone())
+                    .ok_or_else(|| ReportError::Table {
+                        file: "-".into(),
+                        message: "nothing to write: give --out, --json or --csv".into(),
+                    })?;
             let dir = if out.csv_dir.as_deref() == Some(first.as_path()) {
                 first
             } else {
-                first
-                    .parent()
-                    .map(FsPath::to_path_buf)
-                    .unwrap_or_default()
+                first.parent().map(FsPath::to_path_buf).unwrap_or_default()
             };
             dir.join("MANIFEST.sha256")
         }

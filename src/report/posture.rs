@@ -117,7 +117,8 @@ impl PosturePack {
 
     /// Whether a TOML text is a posture pack (has `[[posture]]` tables) rather than a flow pack.
     pub fn looks_like(text: &str) -> bool {
-        text.lines().any(|l| l.trim_start().starts_with("[[posture]]"))
+        text.lines()
+            .any(|l| l.trim_start().starts_with("[[posture]]"))
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Self, PostureError> {
@@ -126,13 +127,16 @@ impl PosturePack {
             message,
         };
         let pf: PackFile = toml::from_str(text).map_err(|e| {
-            let at = e
-                .span()
-                .map_or(String::new(), |s| format!("line {}: ", line_of(text, s.start)));
+            let at = e.span().map_or(String::new(), |s| {
+                format!("line {}: ", line_of(text, s.start))
+            });
             invalid(format!("{at}{}", e.message()))
         })?;
         if pf.schema != 1 {
-            return Err(invalid(format!("schema {} is not supported (1)", pf.schema)));
+            return Err(invalid(format!(
+                "schema {} is not supported (1)",
+                pf.schema
+            )));
         }
         if pf.posture.is_empty() {
             return Err(invalid("no [[posture]] rules".into()));
@@ -161,7 +165,9 @@ impl PosturePack {
                 Check::InterfaceEndpointMissing | Check::EndpointPolicyOpen
             );
             if takes_services && r.services.is_empty() {
-                return Err(bad("`services` must list at least one endpoint service".into()));
+                return Err(bad(
+                    "`services` must list at least one endpoint service".into()
+                ));
             }
             if !takes_services && !r.services.is_empty() {
                 return Err(bad("`services` does not apply to this check".into()));
@@ -215,9 +221,9 @@ pub fn route_table_of<'a>(inv: &'a Inventory, subnet: &str, vpc: &str) -> Option
                 .any(|a| a.subnet_id.as_deref() == Some(subnet))
         })
         .or_else(|| {
-            inv.route_tables.iter().find(|t| {
-                t.vpc_id == vpc && t.associations.iter().any(|a| a.main == Some(true))
-            })
+            inv.route_tables
+                .iter()
+                .find(|t| t.vpc_id == vpc && t.associations.iter().any(|a| a.main == Some(true)))
         })
 }
 
@@ -518,7 +524,9 @@ pub fn evaluate(
     model: &Model,
     traffic: Option<&Traffic>,
 ) -> Vec<Finding> {
-    let view = traffic.map(|t| TrafficView::new(t, model)).unwrap_or_default();
+    let view = traffic
+        .map(|t| TrafficView::new(t, model))
+        .unwrap_or_default();
     let mut out = Vec::new();
     let egress_of = |idx: Option<u32>| idx.and_then(|i| view.resource_egress.get(&i)).copied();
     for rule in pack.rules.iter().filter(|r| r.enabled) {
@@ -614,7 +622,9 @@ pub fn evaluate(
                     let vpc = e.vpc_id.clone();
                     let (cell, path) = if is_s3_gateway(e) {
                         (
-                            vpc.as_ref().and_then(|v| view.vpc_s3_gateway.get(v)).copied(),
+                            vpc.as_ref()
+                                .and_then(|v| view.vpc_s3_gateway.get(v))
+                                .copied(),
                             Path::GatewayEndpoint.as_str(),
                         )
                     } else {
@@ -859,7 +869,10 @@ mod tests {
 
     #[test]
     fn short_service_names() {
-        assert_eq!(short_service("com.amazonaws.us-east-1.sagemaker.api"), "sagemaker.api");
+        assert_eq!(
+            short_service("com.amazonaws.us-east-1.sagemaker.api"),
+            "sagemaker.api"
+        );
         assert_eq!(short_service("com.amazonaws.eu-west-1.s3"), "s3");
         assert_eq!(
             short_service("aws.sagemaker.us-east-1.notebook"),

@@ -99,9 +99,15 @@ mod tests {
             assert!(!t.tags(c).pci_dss.is_empty(), "{c}");
         }
         assert!(t.tags("privatelink").pci_dss.contains(&"1.3.2".to_string()));
-        let e = RequirementTable::parse("r.toml", "schema = 1\n[control.privatelink]\nname = \"x\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("r.toml") && e.contains("gateway-endpoint"), "{e}");
+        let e = RequirementTable::parse(
+            "r.toml",
+            "schema = 1\n[control.privatelink]\nname = \"x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("r.toml") && e.contains("gateway-endpoint"),
+            "{e}"
+        );
     }
 }
