@@ -19,6 +19,18 @@ fi
 # rsyslog's package may start a system daemon; the tests start their own instances and never
 # touch it.
 
+# tests/report.rs opens the evidence report in Debian's headless chromium (offline, no sandbox).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing chromium (headless browser for the report tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium is missing and this is not root; tests/report.rs will fail"
+  fi
+fi
+
 echo "== OCSF schema validator (Python venv, offline once installed)"
 EGRESSWATCH_VALIDATOR_PYTHON="$(bash scripts/setup_validators.sh)"
 export EGRESSWATCH_VALIDATOR_PYTHON

@@ -13,6 +13,7 @@ pub mod enrich;
 pub mod inventory;
 pub mod net;
 pub mod output;
+pub mod report;
 pub mod schema;
 pub mod sink;
 pub mod source;

@@ -52,6 +52,9 @@ enum Command {
         #[arg(long, default_value = "60s")]
         timeout: String,
     },
+    /// Evidence for auditors: self-contained HTML report, CSV, JSON and MANIFEST.sha256, with
+    /// posture findings (EW-2xx) backed by the observed bytes.
+    Report(ReportArgs),
     /// Validate and list rule packs.
     Rules {
         #[command(subcommand)]
@@ -385,6 +388,43 @@ enum LayoutArg {
 
 #[derive(Args)]
 struct DemoArgs {
+    /// Also write the evidence report of the samples (HTML) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Flow-log files or folders to scan (as `scan`).
+    paths: Vec<PathBuf>,
+    /// Findings written earlier (`scan --format jsonl`) instead of scanning; the report then has
+    /// no traffic totals (held controls cannot be proven).
+    #[arg(long)]
+    from_findings: Option<PathBuf>,
+    /// Inventory folder (AWS CLI JSON).
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// The HTML report.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Folder for findings.csv, traffic.csv and controls.csv.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// The JSON report (everything the HTML shows).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Manifest of every file written (default: MANIFEST.sha256 beside the first output).
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Posture pack (default: the built-in rules/posture/sagemaker-posture.toml).
+    #[arg(long)]
+    posture_rules: Option<PathBuf>,
+    #[arg(long)]
+    fields: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -971,8 +1011,283 @@ fn run_demo(a: DemoArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let opts = options(&a.common, decode)?;
-    let result = engine.scan(&egresswatch::demo::inputs(), &opts);
+    let inputs = egresswatch::demo::inputs();
+    let (result, traffic) = scan::run_with_traffic(
+        &inputs,
+        &engine.model,
+        &engine.rules,
+        &engine.enrich,
+        &opts,
+        a.report.is_some(),
+    );
+    if let Some(path) = &a.report {
+        let objects: Vec<String> = inputs
+            .iter()
+            .map(egresswatch::decode::Input::name)
+            .collect();
+        let files = write_report(
+            ReportParts {
+                inventory: &inventory,
+                inventory_source: "bundled samples (samples/inventory)".into(),
+                engine: &engine,
+                findings: result.findings.clone(),
+                summary: Some(&result.summary),
+                traffic: traffic.as_ref(),
+                objects: &objects,
+                flow_packs: flow_pack_refs(a.common.rules.as_deref(), &rules)?,
+                posture_path: None,
+            },
+            &egresswatch::report::Outputs {
+                html: Some(path.clone()),
+                ..Default::default()
+            },
+        )?;
+        let mut err = io::stderr().lock();
+        for f in &files {
+            writeln!(err, "wrote {}", f.display())?;
+        }
+    }
     finish(&a.common, &result, Format::Text)
+}
+
+/// Hash of the flow rule files used: the built-in pack's text, or the files under `--rules`.
+fn flow_pack_refs(
+    path: Option<&Path>,
+    rules: &RuleSet,
+) -> Result<Vec<egresswatch::report::PackRef>> {
+    use egresswatch::detect::rules::{BUILTIN, BUILTIN_NAME};
+    let (file, text) = match path {
+        None => (BUILTIN_NAME.to_string(), BUILTIN.to_string()),
+        Some(p) if p.is_dir() => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            let mut text = String::new();
+            for f in &files {
+                text.push_str(&std::fs::read_to_string(f)?);
+            }
+            (p.display().to_string(), text)
+        }
+        Some(p) => (p.display().to_string(), std::fs::read_to_string(p)?),
+    };
+    let names: Vec<&str> = rules.packs.iter().map(|(n, _)| n.as_str()).collect();
+    let versions: Vec<&str> = rules.packs.iter().map(|(_, v)| v.as_str()).collect();
+    Ok(vec![egresswatch::report::PackRef::of(
+        "flow rules",
+        &names.join("+"),
+        &versions.join("+"),
+        &file,
+        &text,
+    )])
+}
+
+struct ReportParts<'a> {
+    inventory: &'a Inventory,
+    inventory_source: String,
+    engine: &'a Engine,
+    findings: Vec<egresswatch::detect::Finding>,
+    summary: Option<&'a egresswatch::scan::Summary>,
+    traffic: Option<&'a egresswatch::report::traffic::Traffic>,
+    objects: &'a [String],
+    flow_packs: Vec<egresswatch::report::PackRef>,
+    posture_path: Option<&'a Path>,
+}
+
+/// Builds and writes the report; returns the files written.
+fn write_report(
+    parts: ReportParts<'_>,
+    outputs: &egresswatch::report::Outputs,
+) -> Result<Vec<PathBuf>> {
+    use egresswatch::report::{self, posture::PosturePack, prices, requirements, PackRef};
+    let posture = match parts.posture_path {
+        Some(p) => PosturePack::load(p)?,
+        None => PosturePack::builtin(),
+    };
+    let posture_text = match parts.posture_path {
+        Some(p) => std::fs::read_to_string(p)?,
+        None => report::posture::BUILTIN.to_string(),
+    };
+    let reqs = requirements::RequirementTable::builtin();
+    let price = prices::PriceTable::builtin();
+    let mut packs = parts.flow_packs;
+    packs.push(PackRef::of(
+        "posture rules",
+        &posture.pack,
+        &posture.version,
+        &posture.file,
+        &posture_text,
+    ));
+    packs.push(PackRef::of(
+        "requirement mapping",
+        "requirements",
+        "1",
+        requirements::BUILTIN_NAME,
+        requirements::BUILTIN,
+    ));
+    packs.push(PackRef::of(
+        "NAT price table",
+        "nat-prices",
+        &price.date,
+        prices::BUILTIN_NAME,
+        prices::BUILTIN,
+    ));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let r = report::build(report::ReportInput {
+        command: std::env::args().collect(),
+        generated_at: now,
+        inventory: parts.inventory,
+        inventory_source: parts.inventory_source,
+        model: &parts.engine.model,
+        findings: parts.findings,
+        summary: parts.summary,
+        traffic: parts.traffic,
+        objects: parts.objects,
+        packs,
+        posture: &posture,
+        requirements: &reqs,
+        prices: &price,
+    });
+    Ok(report::write(&r, outputs)?)
+}
+
+fn run_report(a: ReportArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let outputs = egresswatch::report::Outputs {
+        html: a.out.clone(),
+        json: a.json.clone(),
+        csv_dir: a.csv.clone(),
+        manifest: a.manifest.clone(),
+    };
+    if outputs.html.is_none() && outputs.json.is_none() && outputs.csv_dir.is_none() {
+        bail!("give at least one of --out report.html, --json report.json, --csv DIR");
+    }
+    if a.from_findings.is_some() != a.paths.is_empty() {
+        bail!("give flow-log paths to scan, or --from-findings FILE (not both)");
+    }
+    let inventory = load_inventory(a.inventory.as_deref())?;
+    let rules = load_rules(a.common.rules.as_deref())?;
+    let engine = Engine::new(
+        &inventory,
+        &rules,
+        scope(a.common.scope),
+        a.region.as_deref(),
+    );
+    let source = a
+        .inventory
+        .as_ref()
+        .map_or_else(|| "none".to_string(), |p| p.display().to_string());
+    let flow_packs = flow_pack_refs(a.common.rules.as_deref(), &rules)?;
+    let files = if let Some(ff) = &a.from_findings {
+        let text =
+            std::fs::read_to_string(ff).with_context(|| format!("cannot read {}", ff.display()))?;
+        let mut findings = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let f: egresswatch::detect::Finding =
+                serde_json::from_str(line).with_context(|| {
+                    format!(
+                        "{}:{}: not a finding (JSON lines from scan --format jsonl)",
+                        ff.display(),
+                        i + 1
+                    )
+                })?;
+            findings.push(f);
+        }
+        let mut objects: Vec<String> = findings
+            .iter()
+            .flat_map(|f| f.evidence.iter().map(|e| e.file.to_string()))
+            .collect();
+        objects.sort();
+        objects.dedup();
+        write_report(
+            ReportParts {
+                inventory: &inventory,
+                inventory_source: source,
+                engine: &engine,
+                findings,
+                summary: None,
+                traffic: None,
+                objects: &objects,
+                flow_packs,
+                posture_path: a.posture_rules.as_deref(),
+            },
+            &outputs,
+        )?
+    } else {
+        let fields = a
+            .fields
+            .as_deref()
+            .map(Layout::parse_spec)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let decode = DecodeOptions {
+            fields,
+            projection: Some(scan::PROJECTION.to_vec()),
+            ..Default::default()
+        };
+        let opts = options(&a.common, decode)?;
+        let (inputs, missing) = scan::collect_inputs(&a.paths);
+        let (mut result, traffic) = scan::run_with_traffic(
+            &inputs,
+            &engine.model,
+            &engine.rules,
+            &engine.enrich,
+            &opts,
+            true,
+        );
+        result.summary.files += missing.len() as u64;
+        result.summary.failed_files += missing.len() as u64;
+        result.summary.errors.extend(missing);
+        let scanned = started.elapsed();
+        let objects: Vec<String> = inputs
+            .iter()
+            .map(egresswatch::decode::Input::name)
+            .collect();
+        writeln!(
+            io::stderr().lock(),
+            "{}",
+            output::summary_line(&result.summary)
+        )?;
+        let files = write_report(
+            ReportParts {
+                inventory: &inventory,
+                inventory_source: source,
+                engine: &engine,
+                findings: result.findings,
+                summary: Some(&result.summary),
+                traffic: traffic.as_ref(),
+                objects: &objects,
+                flow_packs,
+                posture_path: a.posture_rules.as_deref(),
+            },
+            &outputs,
+        )?;
+        tracing::info!(
+            scan_ms = scanned.as_millis() as u64,
+            report_ms = (started.elapsed() - scanned).as_millis() as u64,
+            "report written"
+        );
+        if result.summary.failed_files > 0 {
+            for f in &files {
+                writeln!(io::stderr().lock(), "wrote {}", f.display())?;
+            }
+            return Ok(ExitCode::from(1));
+        }
+        files
+    };
+    let mut err = io::stderr().lock();
+    for f in &files {
+        writeln!(err, "wrote {}", f.display())?;
+    }
+    writeln!(err, "report: {:.2}s", started.elapsed().as_secs_f64())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_inventory_show(path: &Path) -> Result<ExitCode> {
@@ -1092,8 +1407,50 @@ fn run_inventory_history(
 }
 
 fn run_rules_check(path: Option<&Path>) -> Result<ExitCode> {
-    let rules = load_rules(path)?;
+    use egresswatch::report::posture::PosturePack;
+    // Posture packs: the built-in one (no path), a posture file, or DIR/posture/*.toml.
+    let mut posture = Vec::new();
+    match path {
+        None => posture.push(PosturePack::builtin()),
+        Some(p) if p.is_file() => {
+            let text = std::fs::read_to_string(p)?;
+            if PosturePack::looks_like(&text) {
+                posture.push(PosturePack::parse(&p.display().to_string(), &text)?);
+            }
+        }
+        Some(p) => {
+            if let Ok(rd) = std::fs::read_dir(p.join("posture")) {
+                let mut files: Vec<PathBuf> = rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                    .collect();
+                files.sort();
+                for f in files {
+                    posture.push(PosturePack::load(&f)?);
+                }
+            }
+        }
+    }
+    let only_posture = path.is_some_and(|p| p.is_file()) && !posture.is_empty();
     let mut out = io::stdout().lock();
+    for p in &posture {
+        writeln!(out, "pack {} {} (posture)", p.pack, p.version)?;
+        for r in &p.rules {
+            writeln!(
+                out,
+                "{}  {:<24} {:<8} {}{}",
+                r.id,
+                "posture",
+                r.severity.as_str(),
+                r.control,
+                if r.enabled { "" } else { "  (disabled)" }
+            )?;
+        }
+    }
+    if only_posture {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rules = load_rules(path)?;
     for (pack, version) in &rules.packs {
         writeln!(out, "pack {pack} {version}")?;
     }
@@ -1145,6 +1502,7 @@ fn main() -> ExitCode {
         Command::Deliver { route, timeout } => run_deliver(&route, &timeout),
         Command::Replay(a) => run_replay(a),
         Command::Watch(a) => run_watch(a),
+        Command::Report(a) => run_report(a),
     };
     match result {
         Ok(code) => code,

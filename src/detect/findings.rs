@@ -134,7 +134,7 @@ pub fn protocol_name(p: u8) -> &'static str {
 }
 
 /// Fills `{name}` placeholders in one pass; unknown placeholders are kept as written.
-fn render(template: &str, vars: &[(&str, &str)]) -> String {
+pub(crate) fn render(template: &str, vars: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(open) = rest.find('{') {

@@ -23,6 +23,10 @@ pub const FLOW_LOGS: &[(&str, &[u8])] = &[
 
 pub const INVENTORY: &[(&str, &str)] = &[
     (
+        "samples/inventory/ec2/flow-logs.json",
+        include_str!("../../samples/inventory/ec2/flow-logs.json"),
+    ),
+    (
         "samples/inventory/ec2/nat-gateways.json",
         include_str!("../../samples/inventory/ec2/nat-gateways.json"),
     ),

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::decode::{self, DecodeError, DecodeOptions, FileStats, Input, Skip};
 use crate::detect::{self, CompiledRules, DetectOptions, Detector, Finding};
 use crate::enrich::{EnrichConfig, Enricher, Model};
+use crate::report::traffic::{Cell, CellKey, Traffic, TrafficAgg};
 use crate::schema::F;
 
 /// Fields the enricher and detector read: the projection of every scan (Parquet reads only
@@ -219,14 +220,26 @@ pub fn run(
     enrich: &EnrichConfig,
     opts: &ScanOptions,
 ) -> ScanResult {
+    run_with_traffic(inputs, model, rules, enrich, opts, false).0
+}
+
+/// [`run`], also returning the traffic totals (`src/report/traffic.rs`) when `traffic` is set.
+pub fn run_with_traffic(
+    inputs: &[Input],
+    model: &Model,
+    rules: &CompiledRules,
+    enrich: &EnrichConfig,
+    opts: &ScanOptions,
+    traffic: bool,
+) -> (ScanResult, Option<Traffic>) {
     let started = Instant::now();
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
-    let part = run_partial(inputs, 0, model, rules, enrich, opts);
+    let part = run_partial_with(inputs, 0, model, rules, enrich, opts, traffic);
     let mut summary = part.summary;
     let findings = detect::findings::build(part.aggregates, rules, model, &names);
     summary.findings = findings.len() as u64;
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    ScanResult { findings, summary }
+    (ScanResult { findings, summary }, part.traffic)
 }
 
 /// Aggregates of a set of inputs, before findings are built: several partials (chunks of a
@@ -239,6 +252,8 @@ pub struct Partial {
     pub ok: Vec<bool>,
     /// Per input: milliseconds spent decoding, enriching and detecting it.
     pub millis: Vec<u64>,
+    /// Traffic totals, when asked for ([`run_partial_with`]).
+    pub traffic: Option<Traffic>,
 }
 
 impl Summary {
@@ -331,6 +346,20 @@ pub fn run_partial(
     enrich: &EnrichConfig,
     opts: &ScanOptions,
 ) -> Partial {
+    run_partial_with(inputs, file_base, model, rules, enrich, opts, false)
+}
+
+/// [`run_partial`], with the report's traffic totals aggregated beside the detector when
+/// `traffic` is set (off otherwise: no cost to scans that do not report).
+pub fn run_partial_with(
+    inputs: &[Input],
+    file_base: u32,
+    model: &Model,
+    rules: &CompiledRules,
+    enrich: &EnrichConfig,
+    opts: &ScanOptions,
+    traffic: bool,
+) -> Partial {
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
     let next = AtomicUsize::new(0);
     let threads = opts.threads.clamp(1, inputs.len().max(1));
@@ -340,10 +369,12 @@ pub fn run_partial(
         Vec<(usize, FileStats, Option<DecodeError>, u64)>,
         u64,
         Vec<(String, UnknownAcc)>,
+        Vec<(CellKey, Cell)>,
     );
     let worker = || -> WorkerOut {
         let mut enricher = Enricher::new(model, enrich);
         let mut detector = Detector::new(rules, opts.detect);
+        let mut totals = traffic.then(TrafficAgg::new);
         let mut stats_out = Vec::new();
         loop {
             let idx = next.fetch_add(1, Ordering::Relaxed);
@@ -354,6 +385,9 @@ pub fn run_partial(
             let result = decode::decode_input(input, &opts.decode, &mut stats, &mut |batch| {
                 enricher.enrich(&batch);
                 detector.observe(&batch, &enricher.out, model, file_base + idx as u32);
+                if let Some(t) = totals.as_mut() {
+                    t.observe(&batch, &enricher.out, model);
+                }
             });
             if stats.skipped > opts.decode.max_skip_warnings as u64 {
                 tracing::warn!(
@@ -403,7 +437,8 @@ pub fn run_partial(
                 ))
             })
             .collect();
-        (detector.finish(&enricher), stats_out, matches, unknown)
+        let cells = totals.map_or_else(Vec::new, |t| t.finish(&enricher));
+        (detector.finish(&enricher), stats_out, matches, unknown, cells)
     };
     let outs: Vec<WorkerOut> = if threads == 1 {
         vec![worker()]
@@ -424,7 +459,11 @@ pub fn run_partial(
     };
     let mut per_file: Vec<(usize, FileStats, Option<DecodeError>, u64)> = Vec::new();
     let mut parts = Vec::new();
-    for (agg, stats, matches, unknown) in outs {
+    let mut merged_traffic = traffic.then(Traffic::default);
+    for (agg, stats, matches, unknown, cells) in outs {
+        if let Some(t) = merged_traffic.as_mut() {
+            t.absorb(cells);
+        }
         parts.push(agg);
         per_file.extend(stats);
         summary.rule_matches += matches;
@@ -460,6 +499,7 @@ pub fn run_partial(
         summary,
         ok,
         millis,
+        traffic: merged_traffic,
     }
 }
 
