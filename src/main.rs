@@ -169,19 +169,13 @@ impl HistoryArgs {
         &self,
         range: Option<(i64, i64)>,
     ) -> Result<egresswatch::inventory::history::HistoryOptions> {
-        let (a, b) = self
-            .eni_grace
-            .split_once(',')
-            .context("--eni-grace: BEFORE,AFTER like 2m,20m")?;
-        let d = |x: &str| {
-            egresswatch::time::parse_duration(x.trim())
-                .with_context(|| format!("--eni-grace {x:?}: a duration like 2m"))
-        };
+        let grace = egresswatch::inventory::history::parse_grace(&self.eni_grace)
+            .map_err(|e| anyhow::anyhow!("--eni-grace {e}"))?;
         Ok(egresswatch::inventory::history::HistoryOptions {
             cloudtrail: self.cloudtrail.clone(),
             ledger: self.ledger.clone(),
             range,
-            grace: Some((d(a)?, d(b)?)),
+            grace: Some(grace),
         })
     }
 

@@ -1084,3 +1084,176 @@ print(q)
         "{enis:?}"
     );
 }
+
+async fn lambda_run(
+    s3: &aws_sdk_s3::Client,
+    records: Vec<Value>,
+    h: Option<&mut egresswatch::lambda::LambdaHistory>,
+    eng: &mut std::sync::Arc<egresswatch::scan::Engine>,
+) -> (Value, Vec<egresswatch::detect::Finding>) {
+    let mut seen: Vec<egresswatch::detect::Finding> = Vec::new();
+    let mut emit = |f: &[egresswatch::detect::Finding]| -> Result<(), String> {
+        seen.extend(f.iter().cloned());
+        Ok(())
+    };
+    let out = egresswatch::lambda::handle_with_history(
+        json!({ "Records": records }),
+        s3,
+        eng,
+        h,
+        &egresswatch::scan::ScanOptions::default(),
+        &mut emit,
+    )
+    .await
+    .unwrap();
+    (out, seen)
+}
+
+/// The Lambda learns from the CloudTrail and SageMaker events on its queue: messages as
+/// moto's EventBridge delivered them to SQS, the ledger in moto S3, a second warm instance
+/// that merges the first one's segment, an instance without a ledger that counts the ENI as
+/// unattributed, and a ledger that cannot be written failing only the events' messages.
+#[test]
+fn lambda_applies_queue_events_to_the_ledger_shared_by_its_instances() {
+    use egresswatch::detect::{RuleSet, Scope};
+    use egresswatch::lambda::LambdaHistory;
+    let Some(m) = moto() else { return };
+    let a = Account::new();
+    let text = format!(
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n2 {ACCT} eni-q1 10.0.1.60 203.0.113.50 40000 443 6 10 5000 {} {} ACCEPT OK\n",
+        t("14:02"),
+        t("14:03")
+    );
+    std::fs::write(a.dir.path().join("q1.gz"), gz(text.as_bytes())).unwrap();
+    let bodies = boto(
+        &m,
+        &format!(
+            r#"
+s3.create_bucket(Bucket='logs')
+s3.create_bucket(Bucket='state')
+s3.upload_file('{dir}/q1.gz', 'logs', 'flow/q1.log.gz')
+q = sqs.create_queue(QueueName='fn')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+ev.put_rule(Name='history', EventPattern=json.dumps({{'source': ['aws.ec2', 'aws.sagemaker']}}))
+ev.put_targets(Rule='history', Targets=[{{'Id': 'q', 'Arn': arn}}])
+for src, dt, d in json.loads({events:?}):
+    r = ev.put_events(Entries=[{{'Source': src, 'DetailType': dt, 'Detail': json.dumps(d)}}])
+    assert r['FailedEntryCount'] == 0, r
+got = []
+while len(got) < 2:
+    got += sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, WaitTimeSeconds=1).get('Messages', [])
+print(json.dumps([{{'messageId': x['MessageId'], 'body': x['Body']}} for x in got]))
+"#,
+            dir = a.dir.path().display(),
+            events = json!([
+                ["aws.sagemaker", "SageMaker Training Job State Change", {
+                    "TrainingJobName": "quick-job",
+                    "TrainingJobArn": format!("arn:aws:sagemaker:us-east-1:{ACCT}:training-job/quick-job"),
+                    "RoleArn": ROLE, "TrainingJobStatus": "Completed",
+                    "CreationTime": (t("13:58") * 1000).to_string(),
+                    "TrainingStartTime": t("14:00") * 1000, "TrainingEndTime": iso(t("14:05")),
+                    "VpcConfig": {"Subnets": ["subnet-a"], "SecurityGroupIds": ["sg-9"]}}],
+                ["aws.ec2", "AWS API Call via CloudTrail",
+                    create_event("ev-q1", "eni-q1", "subnet-a", "10.0.1.60", "sg-9", t("13:59"), "sagemaker.amazonaws.com")]
+            ])
+            .to_string()
+        ),
+    );
+    let delivered: Vec<Value> = serde_json::from_str(&bodies).unwrap();
+    assert_eq!(delivered.len(), 2, "{bodies}");
+    let sqs_record = |id: &str, body: &str| json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs"});
+    let object = sqs_record(
+        "obj",
+        &json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "logs"}, "object": {"key": "flow/q1.log.gz", "size": 1}}}]})
+        .to_string(),
+    );
+    let mut with_events: Vec<Value> = delivered
+        .iter()
+        .map(|d| {
+            sqs_record(
+                d["messageId"].as_str().unwrap(),
+                d["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    with_events.push(object.clone());
+    let event_ids: BTreeSet<String> = delivered
+        .iter()
+        .map(|d| d["messageId"].as_str().unwrap().to_string())
+        .collect();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+        let s3 = egresswatch::aws::s3_client(&cfg, true);
+        let inv = egresswatch::inventory::Inventory::load(&a.dir.path().join("inv")).unwrap();
+        let open = |store: Option<egresswatch::state::Store>| {
+            LambdaHistory::open(
+                inv.clone(),
+                store,
+                RuleSet::builtin(),
+                Scope::Sagemaker,
+                Duration::ZERO,
+            )
+        };
+        let ledger =
+            || egresswatch::inventory::history::open_store("s3://state/ledger", Some(&s3)).unwrap();
+        // Two warm instances, both started before anything was learned.
+        let mut ha = open(Some(ledger())).await.unwrap();
+        let mut hb = open(Some(ledger())).await.unwrap();
+        let run = |r, h, e| lambda_run(&s3, r, h, e);
+        let mut ea = std::sync::Arc::new(ha.engine());
+        let (out, fa) = run(with_events.clone(), Some(&mut ha), &mut ea).await;
+        assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+        assert_eq!(out["summary"]["history"]["events"], 2, "{out}");
+        assert_eq!(out["summary"]["history"]["segments_written"], 1, "{out}");
+        let q1: Vec<_> = fa.iter().filter(|f| f.eni == "eni-q1").collect();
+        assert!(!q1.is_empty(), "no finding for eni-q1: {out}");
+        let j = serde_json::to_value(q1[0]).unwrap();
+        assert_eq!(j["resource"]["name"], "quick-job", "{j}");
+        assert_eq!(j["attribution"]["confidence"], "strong", "{j}");
+
+        // Instance B sees only the object; it merges A's segment first.
+        let mut eb = std::sync::Arc::new(hb.engine());
+        let (out, fb) = run(vec![object.clone()], Some(&mut hb), &mut eb).await;
+        assert_eq!(out["summary"]["history"]["segments_merged"], 1, "{out}");
+        let jb = serde_json::to_value(fb.iter().find(|f| f.eni == "eni-q1").unwrap()).unwrap();
+        assert_eq!(jb["resource"]["name"], "quick-job", "{jb}");
+        assert_eq!(jb["id"], j["id"], "same finding, same id");
+
+        // Without a ledger: the events are acknowledged, the ENI is counted as unattributed.
+        let mut ec = std::sync::Arc::new(egresswatch::scan::Engine::new(
+            &inv,
+            &RuleSet::builtin(),
+            Scope::Sagemaker,
+            None,
+        ));
+        let (out, fc) = run(with_events.clone(), None, &mut ec).await;
+        assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+        assert_eq!(out["summary"]["history"]["events"], 2, "{out}");
+        assert_eq!(out["summary"]["unattributed"]["enis"], 1, "{out}");
+        let jc = serde_json::to_value(fc.iter().find(|f| f.eni == "eni-q1").unwrap()).unwrap();
+        assert_ne!(jc["resource"]["name"], "quick-job", "{jc}");
+
+        // A ledger that cannot be written: only the events' messages come back.
+        let broken = a.dir.path().join("broken-ledger");
+        let mut hd = open(Some(egresswatch::state::Store::local(&broken).unwrap()))
+            .await
+            .unwrap();
+        std::fs::remove_dir_all(&broken).unwrap();
+        std::fs::write(&broken, b"not a folder").unwrap();
+        let mut ed = std::sync::Arc::new(hd.engine());
+        let (out, _) = run(with_events.clone(), Some(&mut hd), &mut ed).await;
+        let failed: BTreeSet<String> = out["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["itemIdentifier"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(failed, event_ids, "{out}");
+        assert_eq!(out["summary"]["history"]["not_persisted"], 2, "{out}");
+    });
+}

@@ -1,7 +1,11 @@
 //! AWS Lambda entry point. Configuration comes from the environment:
 //! `EGRESSWATCH_INVENTORY` (folder in the package, `s3://bucket/prefix/`, or `live`), optional
 //! `EGRESSWATCH_RULES` (file or folder), `EGRESSWATCH_ROUTE` (routing TOML; its spool should be
-//! on /tmp or EFS), `EGRESSWATCH_SCOPE` (`sagemaker` or `all`), `EGRESSWATCH_DELIVER_TIMEOUT`.
+//! on /tmp or EFS), `EGRESSWATCH_SCOPE` (`sagemaker` or `all`), `EGRESSWATCH_DELIVER_TIMEOUT`,
+//! `EGRESSWATCH_LEDGER` (ENI ledger, `s3://bucket/prefix` or a folder: CloudTrail and SageMaker
+//! events on the queue are written there and read by every instance), `EGRESSWATCH_LEDGER_REFRESH`
+//! (how often other instances' ledger segments are merged in, default 60s) and
+//! `EGRESSWATCH_ENI_GRACE` (`2m,20m`).
 
 use std::sync::Arc;
 
@@ -24,14 +28,15 @@ async fn main() -> Result<(), Error> {
         .init();
     let cfg = egresswatch::aws::sdk_config(None, None).await;
     let s3 = egresswatch::aws::s3_client(&cfg, false);
-    let inventory = match std::env::var("EGRESSWATCH_INVENTORY") {
-        Ok(loc) if loc == "live" => {
-            let dir = std::env::temp_dir().join("egresswatch-inventory");
-            egresswatch::inventory::live::live_inventory(&cfg, None, &dir).await?
-        }
-        Ok(loc) => egresswatch::lambda::load_inventory(&s3, &loc).await?,
-        Err(_) => Default::default(),
-    };
+    let mut inventory: egresswatch::inventory::Inventory =
+        match std::env::var("EGRESSWATCH_INVENTORY") {
+            Ok(loc) if loc == "live" => {
+                let dir = std::env::temp_dir().join("egresswatch-inventory");
+                egresswatch::inventory::live::live_inventory(&cfg, None, &dir).await?
+            }
+            Ok(loc) => egresswatch::lambda::load_inventory(&s3, &loc).await?,
+            Err(_) => Default::default(),
+        };
     let rules = match std::env::var("EGRESSWATCH_RULES") {
         Ok(p) => RuleSet::load(std::path::Path::new(&p))?,
         Err(_) => RuleSet::builtin(),
@@ -40,7 +45,35 @@ async fn main() -> Result<(), Error> {
         Ok("all") => Scope::All,
         _ => Scope::Sagemaker,
     };
-    let engine = Arc::new(Engine::new(&inventory, &rules, scope, None));
+    if let Ok(g) = std::env::var("EGRESSWATCH_ENI_GRACE") {
+        inventory.eni_grace = Some(
+            egresswatch::inventory::history::parse_grace(&g)
+                .map_err(|e| format!("EGRESSWATCH_ENI_GRACE: {e}"))?,
+        );
+    }
+    let store = match std::env::var("EGRESSWATCH_LEDGER") {
+        Ok(loc) if !loc.is_empty() => Some(
+            egresswatch::inventory::history::open_store(&loc, Some(&s3))
+                .map_err(|e| format!("EGRESSWATCH_LEDGER: {e}"))?,
+        ),
+        _ => None,
+    };
+    let refresh = std::env::var("EGRESSWATCH_LEDGER_REFRESH")
+        .ok()
+        .and_then(|v| egresswatch::time::parse_duration(&v))
+        .map_or(egresswatch::lambda::DEFAULT_REFRESH, |s| {
+            std::time::Duration::from_secs(s.max(0) as u64)
+        });
+    let history = egresswatch::lambda::LambdaHistory::open(
+        inventory.clone(),
+        store,
+        rules.clone(),
+        scope,
+        refresh,
+    )
+    .await?;
+    let engine = Arc::new(history.engine());
+    let warm = Arc::new(tokio::sync::Mutex::new((engine, history)));
     // Header-less records (CloudWatch Logs, Firehose): EGRESSWATCH_FIELDS, EGRESSWATCH_FIELDS_MAP
     // and the inventory's flow logs give their field order.
     let fields = match std::env::var("EGRESSWATCH_FIELDS") {
@@ -78,7 +111,7 @@ async fn main() -> Result<(), Error> {
         None => None,
     }));
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
-        let (s3, engine, opts, router) = (s3.clone(), engine.clone(), opts.clone(), router.clone());
+        let (s3, warm, opts, router) = (s3.clone(), warm.clone(), opts.clone(), router.clone());
         async move {
             let mut emit = |findings: &[egresswatch::detect::Finding]| -> Result<(), String> {
                 let mut out = std::io::stdout().lock();
@@ -100,9 +133,19 @@ async fn main() -> Result<(), Error> {
                 }
                 Ok(())
             };
-            egresswatch::lambda::handle(ev.payload, &s3, engine, &opts, &mut emit)
-                .await
-                .map_err(Error::from)
+            // One invocation at a time per instance: the lock is never contended.
+            let mut guard = warm.lock().await;
+            let (engine, history) = &mut *guard;
+            egresswatch::lambda::handle_with_history(
+                ev.payload,
+                &s3,
+                engine,
+                Some(history),
+                &opts,
+                &mut emit,
+            )
+            .await
+            .map_err(Error::from)
         }
     }))
     .await

@@ -15,7 +15,10 @@ use crate::aws::{self, AwsError};
 use crate::decode::Input;
 use crate::detect::Finding;
 use crate::scan::{Engine, ScanOptions};
+use crate::source::events::HistoryEvent;
 use crate::source::notification::{self, LambdaEvent, Parsed};
+
+pub use super::lambda_history::{HistoryOutcome, LambdaHistory, DEFAULT_REFRESH};
 
 /// Loads an inventory from a local folder or from `s3://bucket/prefix/` (every `.json` object).
 pub async fn load_inventory(
@@ -45,7 +48,9 @@ pub async fn load_inventory(
     }
 }
 
-/// Handles one invocation; `emit` writes (and routes) a batch's findings.
+/// Handles one invocation; `emit` writes (and routes) a batch's findings. CloudTrail and
+/// SageMaker events on the queue are acknowledged and logged (no ledger: see
+/// [`handle_with_history`]).
 pub async fn handle(
     event: Value,
     s3: &aws_sdk_s3::Client,
@@ -53,17 +58,45 @@ pub async fn handle(
     opts: &ScanOptions,
     emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
 ) -> Result<Value, String> {
+    let mut engine = engine;
+    handle_with_history(event, s3, &mut engine, None, opts, emit).await
+}
+
+/// [`handle`], with ENI history: the batch's CloudTrail and SageMaker events are applied to
+/// the ledger first (their messages fail when it cannot be written), other instances'
+/// segments are merged in when due, and `engine` is rebuilt when the ledger changed.
+pub async fn handle_with_history(
+    event: Value,
+    s3: &aws_sdk_s3::Client,
+    engine: &mut Arc<Engine>,
+    mut history: Option<&mut LambdaHistory>,
+    opts: &ScanOptions,
+    emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
+) -> Result<Value, String> {
+    // Other instances' ledger segments first, whatever the event's kind.
+    let mut hist = HistoryOutcome::default();
+    if let Some(h) = history.as_deref_mut() {
+        if h.refresh_if_due(&mut hist).await {
+            *engine = Arc::new(h.engine());
+        }
+    }
     // CloudWatch Logs subscriptions and Kinesis records carry the flow records themselves.
     if let Some(units) = crate::source::cwlogs::parse_lambda_event(&event) {
-        return super::lambda_logs::handle(units, engine, opts, emit).await;
+        return super::lambda_logs::handle(units, engine.clone(), opts, emit).await;
     }
     let parsed = notification::parse_lambda_event(&event).map_err(|e| e.to_string())?;
     let mut unrecognised = 0u64;
+    let mut events: Vec<(String, HistoryEvent)> = Vec::new();
     // (message id or "", objects)
     let units: Vec<(String, Vec<notification::ObjectRef>)> = match &parsed {
         LambdaEvent::Sqs(records) => records
             .iter()
-            .map(|r| match notification::parse_body(&r.body) {
+            .map(|r| {
+                if let Some(ev) = crate::source::events::parse(&r.body) {
+                    events.push((r.message_id.clone(), ev));
+                    return (r.message_id.clone(), Vec::new());
+                }
+                match notification::parse_body(&r.body) {
                 Ok(Parsed::Objects(o)) => (r.message_id.clone(), o),
                 Ok(Parsed::Ignored(why)) if why == notification::UNRECOGNISED => {
                     unrecognised += 1;
@@ -85,11 +118,43 @@ pub async fn handle(
                         }],
                     )
                 }
+                }
             })
             .collect(),
         LambdaEvent::S3(objects) => vec![(String::new(), objects.clone())],
     };
     let mut failed: Vec<String> = Vec::new();
+    // Ledger first, so this batch's objects are attributed with what its events taught.
+    match history.as_deref_mut() {
+        None if !events.is_empty() => {
+            hist.events = events.len() as u64;
+            tracing::info!(
+                events = events.len(),
+                "CloudTrail/SageMaker events on the queue, but no ENI ledger (set EGRESSWATCH_LEDGER); acknowledged"
+            );
+        }
+        None => {}
+        Some(h) => {
+            let mut changed = false;
+            if !events.is_empty() {
+                let evs: Vec<&HistoryEvent> = events.iter().map(|(_, e)| e).collect();
+                match h.apply(&evs, &mut hist).await {
+                    Ok(c) => changed |= c,
+                    Err(e) => {
+                        tracing::error!(
+                            events = events.len(),
+                            "ledger: events not persisted ({e}); their messages are returned for redelivery"
+                        );
+                        hist.not_persisted = events.len() as u64;
+                        failed.extend(events.iter().map(|(id, _)| id.clone()));
+                    }
+                }
+            }
+            if changed {
+                *engine = Arc::new(h.engine());
+            }
+        }
+    }
     let mut inputs = Vec::new();
     for (id, objects) in &units {
         let mut ok = true;
@@ -140,6 +205,8 @@ pub async fn handle(
         "findings": result.findings.len(),
         "failed_files": result.summary.failed_files,
         "unrecognised_messages": unrecognised,
+        "history": hist,
+        "unattributed": result.summary.unattributed,
     });
     match parsed {
         LambdaEvent::Sqs(_) => Ok(json!({

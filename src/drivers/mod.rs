@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod lambda;
+pub mod lambda_history;
 pub mod lambda_logs;
 pub mod replay;
 pub mod scan;

@@ -438,7 +438,13 @@ pub fn run_partial_with(
             })
             .collect();
         let cells = totals.map_or_else(Vec::new, |t| t.finish(&enricher));
-        (detector.finish(&enricher), stats_out, matches, unknown, cells)
+        (
+            detector.finish(&enricher),
+            stats_out,
+            matches,
+            unknown,
+            cells,
+        )
     };
     let outs: Vec<WorkerOut> = if threads == 1 {
         vec![worker()]

@@ -157,6 +157,17 @@ pub async fn read_trail(
     Ok(())
 }
 
+/// Parses an ENI lifetime grace `BEFORE,AFTER` (e.g. `2m,20m`) into seconds.
+pub fn parse_grace(s: &str) -> Result<(i64, i64), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: BEFORE,AFTER like 2m,20m"))?;
+    let d = |x: &str| {
+        crate::time::parse_duration(x.trim()).ok_or_else(|| format!("{x:?}: a duration like 2m"))
+    };
+    Ok((d(a)?, d(b)?))
+}
+
 /// Opens the ledger store named by `--ledger`.
 pub fn open_store(location: &str, s3: Option<&aws_sdk_s3::Client>) -> Result<Store, HistoryError> {
     Ok(Store::open(location, || s3.cloned())?)
