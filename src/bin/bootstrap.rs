@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use egresswatch::decode::DecodeOptions;
 use egresswatch::detect::{RuleSet, Scope};
-use egresswatch::scan::{Engine, ScanOptions};
+use egresswatch::scan::ScanOptions;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

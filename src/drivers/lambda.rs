@@ -125,7 +125,7 @@ pub async fn handle_with_history(
     };
     let mut failed: Vec<String> = Vec::new();
     // Ledger first, so this batch's objects are attributed with what its events taught.
-    match history.as_deref_mut() {
+    match history {
         None if !events.is_empty() => {
             hist.events = events.len() as u64;
             tracing::info!(

@@ -559,7 +559,7 @@ pub fn render(r: &Report) -> String {
     // Traffic totals (bounded in the HTML; complete in traffic.csv and the JSON).
     const TRAFFIC_ROWS: usize = 300;
     let mut traffic: Vec<&super::TrafficRow> = r.traffic.iter().collect();
-    traffic.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    traffic.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     let _ = write!(
         o,
         r#"<h2 id="traffic-title">Traffic by resource, destination class and path</h2><p>{} rows{}.</p><table id="traffic"><tr><th>Resource</th><th>VPC</th><th>Destination</th><th>Path</th><th>Service</th><th>Endpoint</th><th>Flows</th><th>Bytes</th></tr>"#,
