@@ -410,6 +410,23 @@ fn sam_template_deploys_into_moto_with_queue_redrive_mapping_and_least_privilege
             "ApproximateAgeOfOldestMessage"
         ])
     );
+    // ENI history reaches the same queue: EC2 ENI calls by name, SageMaker calls and state
+    // changes, each rule admitted by the queue policy (HistoryEvents=true by default).
+    assert_eq!(f["resources"]["HistoryRuleEc2"], "AWS::Events::Rule");
+    assert_eq!(f["resources"]["HistoryRuleSageMaker"], "AWS::Events::Rule");
+    let ec2 = &res["HistoryRuleEc2"]["Properties"];
+    assert_eq!(ec2["EventPattern"]["source"], serde_json::json!(["aws.ec2"]));
+    let names = ec2["EventPattern"]["detail"]["eventName"].as_array().unwrap();
+    assert!(names.contains(&serde_json::json!("CreateNetworkInterface")));
+    assert!(names.contains(&serde_json::json!("DeleteNetworkInterface")));
+    assert_eq!(ec2["Targets"][0]["Arn"]["Fn::GetAtt"][0], "Queue");
+    let sm = &res["HistoryRuleSageMaker"]["Properties"]["EventPattern"];
+    assert!(sm["detail-type"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("SageMaker Training Job State Change")));
+    let statements = res["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"].to_string();
+    assert!(statements.contains("EniHistoryEventBridgeRule"), "{statements}");
     let notif =
         &res["FlowLogBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"][0];
     assert_eq!(notif["Event"], "s3:ObjectCreated:*");
@@ -431,10 +448,12 @@ fn sam_template_deploys_into_moto_with_queue_redrive_mapping_and_least_privilege
             "MaximumConcurrency=20",
             "LogLevel=debug",
             "FlowLogFields=version interface-id srcaddr dstaddr",
+            "HistoryEvents=false",
         ],
     );
     assert_eq!(f["status"], "CREATE_COMPLETE");
     assert!(f["resources"].get("FlowLogBucket").is_none());
+    assert!(f["resources"].get("HistoryRuleEc2").is_none());
     assert_eq!(f["resources"]["ExistingBucketRule"], "AWS::Events::Rule");
     assert_eq!(
         f["queues"]["Queue"]["attributes"]["VisibilityTimeout"],
