@@ -186,6 +186,18 @@ impl HistoryArgs {
     }
 }
 
+/// The flow logs' time range from their object names: trail files are named by delivery time,
+/// so it narrows which are read.
+fn flow_range(inputs: &[egresswatch::decode::Input]) -> Option<(i64, i64)> {
+    inputs
+        .iter()
+        .filter_map(|i| egresswatch::source::layout::parse_key(&i.name()))
+        .map(|k| k.time)
+        .fold(None, |r: Option<(i64, i64)>, t| {
+            Some(r.map_or((t, t + 3600), |(a, b)| (a.min(t), b.max(t + 3600))))
+        })
+}
+
 /// Loads the ledger and CloudTrail into `inv.history` (nothing without --cloudtrail/--ledger).
 fn load_history(
     inv: &mut Inventory,
@@ -276,6 +288,18 @@ struct ReplayCmd {
     /// Stop after this many objects (resume later with the checkpoint).
     #[arg(long)]
     max_objects: Option<usize>,
+    /// Also write the evidence report (as `egresswatch report --out`) of the replayed range.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Also write the report's JSON (as `report --json`).
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+    /// Also write the report's CSV files into this folder (as `report --csv`).
+    #[arg(long)]
+    report_csv: Option<PathBuf>,
+    /// Posture pack for the report (default: the built-in one).
+    #[arg(long)]
+    posture_rules: Option<PathBuf>,
     #[arg(long)]
     inventory: Option<PathBuf>,
     #[command(flatten)]
@@ -419,6 +443,11 @@ struct ReportArgs {
     fields: Option<String>,
     #[arg(long)]
     region: Option<String>,
+    /// ENI history (as `scan`): the report attributes completed jobs' traffic with it.
+    #[command(flatten)]
+    history: HistoryArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -623,15 +652,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         }
     };
     let (inputs, missing) = scan::collect_inputs(&a.paths);
-    // Trail files are named by delivery time: the flow logs' own time range (from their names)
-    // narrows which are read.
-    let range = inputs
-        .iter()
-        .filter_map(|i| egresswatch::source::layout::parse_key(&i.name()))
-        .map(|k| k.time)
-        .fold(None, |r: Option<(i64, i64)>, t| {
-            Some(r.map_or((t, t + 3600), |(a, b)| (a.min(t), b.max(t + 3600))))
-        });
+    let range = flow_range(&inputs);
     let rt = runtime()?;
     let s3 = if a.history.needs_s3() {
         Some(rt.block_on(async {
@@ -771,8 +792,44 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
         checkpoint: a.checkpoint.clone(),
         max_objects: a.max_objects,
     };
-    let mut result = rt.block_on(egresswatch::replay::replay(&s3, engine, &args, &opts))?;
+    let outputs = egresswatch::report::Outputs {
+        html: a.report.clone(),
+        json: a.report_json.clone(),
+        csv_dir: a.report_csv.clone(),
+        manifest: None,
+    };
+    let reporting = outputs.html.is_some() || outputs.json.is_some() || outputs.csv_dir.is_some();
+    let (mut result, traffic, objects) = rt.block_on(egresswatch::replay::replay_with_traffic(
+        &s3,
+        engine.clone(),
+        &args,
+        &opts,
+        reporting,
+    ))?;
     result.summary.history = history;
+    if reporting {
+        let files = write_report(
+            ReportParts {
+                inventory: &inventory,
+                inventory_source: a
+                    .inventory
+                    .as_ref()
+                    .map_or_else(|| "none".to_string(), |p| p.display().to_string()),
+                engine: &engine,
+                findings: result.findings.clone(),
+                summary: Some(&result.summary),
+                traffic: traffic.as_ref(),
+                objects: &objects,
+                flow_packs: flow_pack_refs(a.common.rules.as_deref(), &rules)?,
+                posture_path: a.posture_rules.as_deref(),
+            },
+            &outputs,
+        )?;
+        let mut err = io::stderr().lock();
+        for f in &files {
+            writeln!(err, "wrote {}", f.display())?;
+        }
+    }
     finish(&a.common, &result, Format::Jsonl)
 }
 
@@ -1162,7 +1219,23 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
     if a.from_findings.is_some() != a.paths.is_empty() {
         bail!("give flow-log paths to scan, or --from-findings FILE (not both)");
     }
-    let inventory = load_inventory(a.inventory.as_deref())?;
+    let mut inventory = load_inventory(a.inventory.as_deref())?;
+    let (inputs, missing) = scan::collect_inputs(&a.paths);
+    let range = flow_range(&inputs);
+    let rt = runtime()?;
+    let s3 = if a.history.needs_s3() {
+        Some(rt.block_on(async {
+            let cfg = egresswatch::aws::sdk_config(
+                a.aws.endpoint_url.as_deref(),
+                a.aws.aws_region.as_deref(),
+            )
+            .await;
+            egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
+        }))
+    } else {
+        None
+    };
+    load_history(&mut inventory, &a.history, range, s3.as_ref(), &rt)?;
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = Engine::new(
         &inventory,
@@ -1227,7 +1300,6 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
             ..Default::default()
         };
         let opts = options(&a.common, decode)?;
-        let (inputs, missing) = scan::collect_inputs(&a.paths);
         let (mut result, traffic) = scan::run_with_traffic(
             &inputs,
             &engine.model,

@@ -415,8 +415,13 @@ fn sam_template_deploys_into_moto_with_queue_redrive_mapping_and_least_privilege
     assert_eq!(f["resources"]["HistoryRuleEc2"], "AWS::Events::Rule");
     assert_eq!(f["resources"]["HistoryRuleSageMaker"], "AWS::Events::Rule");
     let ec2 = &res["HistoryRuleEc2"]["Properties"];
-    assert_eq!(ec2["EventPattern"]["source"], serde_json::json!(["aws.ec2"]));
-    let names = ec2["EventPattern"]["detail"]["eventName"].as_array().unwrap();
+    assert_eq!(
+        ec2["EventPattern"]["source"],
+        serde_json::json!(["aws.ec2"])
+    );
+    let names = ec2["EventPattern"]["detail"]["eventName"]
+        .as_array()
+        .unwrap();
     assert!(names.contains(&serde_json::json!("CreateNetworkInterface")));
     assert!(names.contains(&serde_json::json!("DeleteNetworkInterface")));
     assert_eq!(ec2["Targets"][0]["Arn"]["Fn::GetAtt"][0], "Queue");
@@ -426,7 +431,10 @@ fn sam_template_deploys_into_moto_with_queue_redrive_mapping_and_least_privilege
         .unwrap()
         .contains(&serde_json::json!("SageMaker Training Job State Change")));
     let statements = res["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"].to_string();
-    assert!(statements.contains("EniHistoryEventBridgeRule"), "{statements}");
+    assert!(
+        statements.contains("EniHistoryEventBridgeRule"),
+        "{statements}"
+    );
     let notif =
         &res["FlowLogBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"][0];
     assert_eq!(notif["Event"], "s3:ObjectCreated:*");

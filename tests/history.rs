@@ -834,9 +834,29 @@ fn replay_reads_the_trail_and_keeps_the_ledger_in_moto_s3() {
         &m.url,
         "--aws-region",
         "us-east-1",
+        "--report-json",
+        &a.p("replay-report.json"),
     ]);
     let f = findings(&out);
     check_with_trail(&f);
+    // The report of the replayed range: the same findings, and traffic totals from S3.
+    let rep: Value =
+        serde_json::from_str(&std::fs::read_to_string(a.p("replay-report.json")).unwrap()).unwrap();
+    let ids = |v: &[Value]| -> BTreeSet<String> {
+        v.iter()
+            .filter(|x| x["category"] != "posture")
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(rep["findings"].as_array().unwrap()), ids(&f));
+    let traffic = rep["traffic"].as_array().unwrap();
+    let bytes: u64 = traffic
+        .iter()
+        .map(|r| r["bytes"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(bytes > 0, "{traffic:?}");
+    assert_eq!(rep["population"]["objects"], 1, "{}", rep["population"]);
+    assert_eq!(rep["population"]["records"], 13, "{}", rep["population"]);
     let hist = egresswatch(&[
         "inventory",
         "history",
@@ -1256,4 +1276,143 @@ print(json.dumps([{{'messageId': x['MessageId'], 'body': x['Body']}} for x in go
         assert_eq!(failed, event_ids, "{out}");
         assert_eq!(out["summary"]["history"]["not_persisted"], 2, "{out}");
     });
+}
+
+/// A continuous reader (no flow-log range: watch, inventory collect) resumes the trail from
+/// the ledger's checkpoint: a restart reads only the files delivered since (plus margin), the
+/// ledger keeps what the earlier reads taught, and an ENI born and deleted while it was down
+/// is learned from the files delivered meanwhile.
+#[test]
+fn a_restart_resumes_the_trail_from_the_ledger_checkpoint() {
+    use egresswatch::inventory::history::{load, HistoryOptions};
+    let a = Account::new();
+    let opts = HistoryOptions {
+        cloudtrail: Some(a.p("trail")),
+        ledger: Some(a.p("ledger")),
+        range: None,
+        grace: None,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut inv = egresswatch::inventory::Inventory::default();
+    let first = rt.block_on(load(&mut inv, &opts, None)).unwrap();
+    let ct = first.cloudtrail.as_ref().unwrap();
+    assert!(ct.files >= 3, "{first:?}");
+    assert!(first.trail_resumed_from.is_none());
+    let enis = inv.history.enis.len();
+    assert!(inv.history.enis.contains_key("eni-j1"));
+
+    // Down for a while; meanwhile a job's ENI was created and deleted (delivered today).
+    let now = egresswatch::time::now_secs();
+    let day = &egresswatch::time::format_rfc3339(now)[..10].replace('-', "/");
+    let key = format!(
+        "trail/AWSLogs/o-abcd1234ef/{ACCT}/CloudTrail/us-east-1/{day}/{ACCT}_CloudTrail_us-east-1_new.json.gz"
+    );
+    write(
+        &a.dir.path().join(key),
+        &gz(&json!({"Records": [
+            create_event("while-down", "eni-down", "subnet-a", "10.0.1.77", "sg-1", now - 600, "sagemaker.amazonaws.com"),
+            delete_event("while-down-del", "eni-down", now - 300)
+        ]})
+        .to_string()
+        .into_bytes()[..]),
+    );
+    let mut inv = egresswatch::inventory::Inventory::default();
+    let second = rt.block_on(load(&mut inv, &opts, None)).unwrap();
+    assert!(second.trail_resumed_from.is_some(), "{second:?}");
+    let ct = second.cloudtrail.as_ref().unwrap();
+    assert_eq!(ct.files, 1, "only the file delivered since: {second:?}");
+    assert_eq!(ct.events_kept, 2, "{second:?}");
+    let down = &inv.history.enis["eni-down"];
+    assert!(down.created_at.is_some() && down.deleted_at.is_some());
+    assert_eq!(
+        inv.history.enis.len(),
+        enis + 1,
+        "nothing learned before is lost"
+    );
+
+    // A flow-log range (scan, replay) always reads its own range, checkpoint or not.
+    let ranged = HistoryOptions {
+        range: Some((t("00:00"), t("23:59"))),
+        ..opts.clone()
+    };
+    let mut inv = egresswatch::inventory::Inventory::default();
+    let third = rt.block_on(load(&mut inv, &ranged, None)).unwrap();
+    assert!(third.trail_resumed_from.is_none());
+    assert!(third.cloudtrail.unwrap().files >= 3);
+}
+
+/// `report` takes the same history as `scan`: with the trail, the evidence attributes the
+/// deleted jobs' egress as `scan` does; without it, those findings are `unknown`.
+#[test]
+fn report_attributes_completed_jobs_with_the_trail() {
+    let a = Account::new();
+    let scanned = findings(&egresswatch(&[
+        "scan",
+        "--inventory",
+        &a.p("inv"),
+        "--cloudtrail",
+        &a.p("trail"),
+        &a.p("flow"),
+    ]));
+    let report = |extra: &[&str], name: &str| -> Value {
+        let out = a.dir.path().join(name);
+        let mut args = vec!["report", "--inventory"];
+        let inv = a.p("inv");
+        args.push(&inv);
+        args.extend_from_slice(extra);
+        let o = out.display().to_string();
+        let flow = a.p("flow");
+        args.extend_from_slice(&["--json", &o, &flow]);
+        let res = egresswatch(&args);
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    };
+    let trail = a.p("trail");
+    let with = report(&["--cloudtrail", &trail], "with.json");
+    let without = report(&[], "without.json");
+    let owners = |v: &Value| -> BTreeMap<String, String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["category"] != "posture")
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_string(),
+                    f["resource"]["name"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect()
+    };
+    let expect: BTreeMap<String, String> = scanned
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_string(),
+                f["resource"]["name"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(owners(&with), expect);
+    // The completed jobs' Describe outputs alone only infer the owner from the subnet and the
+    // run window; the trail makes it strong (the ENI's creation by the job's role).
+    let strong_jobs = |v: &Value| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["resource"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("fraud-xgb"))
+                    && f["attribution"]["confidence"] == "strong"
+            })
+            .count()
+    };
+    assert!(strong_jobs(&with) >= 2, "{:?}", owners(&with));
+    assert_eq!(strong_jobs(&without), 0, "{:?}", owners(&without));
 }

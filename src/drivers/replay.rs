@@ -284,6 +284,26 @@ pub async fn replay(
     args: &ReplayArgs,
     opts: &ScanOptions,
 ) -> Result<ScanResult, ReplayError> {
+    Ok(replay_with_traffic(s3, engine, args, opts, false).await?.0)
+}
+
+/// [`replay`], with the report's traffic totals when `traffic` is set, and the names of the
+/// objects read. Traffic totals are not checkpointed, so a report cannot resume: with
+/// `traffic` and a checkpoint that already holds finished objects, this is an error.
+pub async fn replay_with_traffic(
+    s3: &aws_sdk_s3::Client,
+    engine: Arc<Engine>,
+    args: &ReplayArgs,
+    opts: &ScanOptions,
+    traffic: bool,
+) -> Result<
+    (
+        ScanResult,
+        Option<crate::report::traffic::Traffic>,
+        Vec<String>,
+    ),
+    ReplayError,
+> {
     let started = Instant::now();
     let identity = format!(
         "s3://{}/{:?}/{:?}/{:?}/{}..{}/{:?}",
@@ -303,8 +323,18 @@ pub async fn replay(
         },
     };
     if !state.done.is_empty() {
+        if traffic {
+            return Err(ReplayError::Checkpoint {
+                path: args
+                    .checkpoint
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |p| p.display().to_string()),
+                message: "a report needs the traffic of every object, which checkpoints do not keep: use a new checkpoint file".into(),
+            });
+        }
         tracing::info!(done = state.done.len(), "resuming from checkpoint");
     }
+    let mut totals = traffic.then(crate::report::traffic::Traffic::default);
     let all = plan(s3, args).await?;
     let mut todo: Vec<aws::S3Object> = all
         .into_iter()
@@ -364,13 +394,14 @@ pub async fn replay(
         let eng = engine.clone();
         let scan_opts = opts.clone();
         let part = tokio::task::spawn_blocking(move || {
-            crate::scan::run_partial(
+            crate::scan::run_partial_with(
                 &inputs,
                 base,
                 &eng.model,
                 &eng.rules,
                 &eng.enrich,
                 &scan_opts,
+                traffic,
             )
         })
         .await
@@ -378,6 +409,9 @@ pub async fn replay(
             path: "-".into(),
             message: format!("scan task failed: {e}"),
         })?;
+        if let (Some(t), Some(p)) = (totals.as_mut(), part.traffic) {
+            t.absorb(p.cells);
+        }
         for (k, a) in part.aggregates {
             match aggregates.get_mut(&k) {
                 Some(existing) => existing.merge(a, opts.detect.max_evidence),
@@ -434,5 +468,5 @@ pub async fn replay(
     };
     let mut summary = summary;
     summary.add_unknown(std::mem::take(&mut state.unknown));
-    Ok(ScanResult { findings, summary })
+    Ok((ScanResult { findings, summary }, totals, state.names))
 }

@@ -44,6 +44,8 @@ pub struct HistoryReport {
     pub ledger_segments: usize,
     pub ledger_skipped_lines: u64,
     pub segment_written: Option<String>,
+    /// The trail was read from this checkpoint on (an earlier continuous run's), not whole.
+    pub trail_resumed_from: Option<String>,
 }
 
 const DAY: i64 = 86_400;
@@ -191,9 +193,37 @@ pub async fn load(
         None => Ledger::default(),
     };
     if let Some(trail) = &opts.cloudtrail {
+        // Without a flow-log range (watch, inventory collect), a run resumes where the last
+        // one that read this trail stopped: files from two days before it on (delivery-time
+        // names, plus the reader's day of margin), the overlap dropped by eventID.
+        let now = crate::time::now_secs();
+        let checkpoint = led.checkpoints.get(trail.as_str()).copied().flatten();
+        let range = match (opts.range, checkpoint) {
+            (Some(r), _) => Some(r),
+            (None, Some(until)) => {
+                report.trail_resumed_from = Some(crate::time::format_rfc3339(until));
+                tracing::info!(
+                    trail = %trail,
+                    from = %crate::time::format_rfc3339(until),
+                    "CloudTrail read resumes from the ledger's checkpoint"
+                );
+                Some((until, now))
+            }
+            (None, None) => None,
+        };
         let mut reader = TrailReader::with_seen(led.seen_events.clone());
-        read_trail(trail, opts.range, s3, &mut reader).await?;
+        read_trail(trail, range, s3, &mut reader).await?;
         reader.finish();
+        // A checkpoint only when the read reached the present and no file failed (a failed
+        // file must be read again next time, not skipped for good).
+        if opts.range.is_none() && reader.stats.failed_files == 0 && store.is_some() {
+            reader
+                .entries
+                .push(ledger::Entry::TrailCheckpoint(ledger::TrailCheckpoint {
+                    location: trail.clone(),
+                    until: Some(now),
+                }));
+        }
         let st = &reader.stats;
         tracing::info!(
             files = st.files,
