@@ -76,10 +76,14 @@ enum InventoryCommand {
         /// Region(s) to collect (default: the standard region chain); each goes to OUT/REGION/.
         #[arg(long = "region", num_args = 1.., value_delimiter = ',')]
         regions: Vec<String>,
+        /// ENI and SageMaker calls of this period from CloudTrail's LookupEvents (at most 90d,
+        /// 2 requests/s), into --ledger; used when no --cloudtrail trail is given.
+        #[arg(long)]
+        history: Option<String>,
         #[command(flatten)]
         aws: AwsArgs,
         #[command(flatten)]
-        history: HistoryArgs,
+        ledger: HistoryArgs,
     },
     /// Print the ENI ledger: every ENI lifetime learned from CloudTrail and inventory snapshots.
     History {
@@ -992,6 +996,7 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
 fn run_collect(
     out: &Path,
     since: Option<&str>,
+    lookback: Option<&str>,
     regions: &[String],
     aws: &AwsArgs,
     history: &HistoryArgs,
@@ -1021,6 +1026,9 @@ fn run_collect(
             "{}",
             serde_json::json!({ "region": collector.region(), "collected": report })
         )?;
+        if let (Some(back), None) = (lookback, &history.cloudtrail) {
+            lookup_into_ledger(&collector, back, now, aws, history, &rt)?;
+        }
     }
     // Each collection is a snapshot: diffed into the ledger, so what it shows is not
     // forgotten when the ENIs are deleted; the trail adds what lived between snapshots.
@@ -1051,6 +1059,55 @@ fn run_collect(
         bail!("--cloudtrail with inventory collect needs --ledger (where to keep what it learns)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `inventory collect --history 90d`: LookupEvents of the collector's region into the ledger.
+fn lookup_into_ledger(
+    collector: &egresswatch::collect::Collector,
+    back: &str,
+    now: i64,
+    aws: &AwsArgs,
+    history: &HistoryArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<()> {
+    use egresswatch::inventory::{cloudtrail::TrailReader, ledger, lookup};
+    let Some(loc) = &history.ledger else {
+        bail!("--history needs --ledger (where to keep what LookupEvents teaches)");
+    };
+    let mut start = egresswatch::source::layout::parse_time_arg(back, now)
+        .with_context(|| format!("--history {back:?}: RFC 3339 or relative like 90d"))?;
+    if start < now - 90 * 86_400 {
+        tracing::warn!("LookupEvents keeps 90 days; --history {back} reads the last 90 days");
+        start = now - 90 * 86_400;
+    }
+    let s3 = rt.block_on(async {
+        let cfg =
+            egresswatch::aws::sdk_config(aws.endpoint_url.as_deref(), aws.aws_region.as_deref())
+                .await;
+        egresswatch::aws::s3_client(&cfg, aws.endpoint_url.is_some())
+    });
+    let store = egresswatch::inventory::history::open_store(loc, Some(&s3))?;
+    let led = rt.block_on(ledger::Ledger::load(&store))?;
+    let mut reader = TrailReader::with_seen(led.seen_events);
+    let stats = lookup::lookup_history(collector, start, now, lookup::DEFAULT_PACE, &mut reader)?;
+    reader.finish();
+    let seg = ledger::Segment {
+        entries: std::mem::take(&mut reader.entries),
+    };
+    let written = rt.block_on(seg.write(&store))?;
+    writeln!(
+        io::stderr().lock(),
+        "{}",
+        serde_json::json!({
+            "region": collector.region(),
+            "lookup_events": stats,
+            "kept": reader.stats.events_kept,
+            "duplicates": reader.stats.duplicates,
+            "failed_or_dry_run": reader.stats.failed_or_dry_run,
+            "segment": written,
+        })
+    )?;
+    Ok(())
 }
 
 fn run_demo(a: DemoArgs) -> Result<ExitCode> {
@@ -1549,10 +1606,18 @@ fn main() -> ExitCode {
                     out,
                     since,
                     regions,
-                    aws,
                     history,
+                    aws,
+                    ledger,
                 },
-        } => run_collect(&out, since.as_deref(), &regions, &aws, &history),
+        } => run_collect(
+            &out,
+            since.as_deref(),
+            history.as_deref(),
+            &regions,
+            &aws,
+            &ledger,
+        ),
         Command::Inventory {
             command:
                 InventoryCommand::History {

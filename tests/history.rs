@@ -1416,3 +1416,147 @@ fn report_attributes_completed_jobs_with_the_trail() {
     assert!(strong_jobs(&with) >= 2, "{:?}", owners(&with));
     assert_eq!(strong_jobs(&without), 0, "{:?}", owners(&without));
 }
+
+/// One request the loopback CloudTrail server saw: (arrival, X-Amz-Target, signed, body).
+type Seen = (Instant, String, bool, Value);
+
+/// A loopback server for `inventory collect --history`: moto keeps no CloudTrail events, so
+/// this one answers LookupEvents (paginated, one throttling answer first) and returns empty
+/// EC2 and SageMaker listings for the rest of the collection.
+fn lookup_server(events: Vec<Value>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    use std::io::{BufRead, BufReader, Read, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let mut throttled = false;
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let mut len = 0usize;
+            let (mut target, mut signed) = (String::new(), false);
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            loop {
+                line.clear();
+                r.read_line(&mut line).unwrap();
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                let (k, v) = l.split_once(':').unwrap_or((l, ""));
+                match k.to_ascii_lowercase().as_str() {
+                    "content-length" => len = v.trim().parse().unwrap(),
+                    "x-amz-target" => target = v.trim().to_string(),
+                    "authorization" => signed = v.contains("AWS4-HMAC-SHA256"),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            log.lock()
+                .unwrap()
+                .push((Instant::now(), target.clone(), signed, body.clone()));
+            let (status, resp) = if target.ends_with("LookupEvents") {
+                let attr = body["LookupAttributes"][0]["AttributeValue"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                let mine: Vec<&Value> = events
+                    .iter()
+                    .filter(|e| e["eventName"] == attr.as_str() || e["eventSource"] == attr.as_str())
+                    .collect();
+                if !throttled {
+                    throttled = true;
+                    ("400 Bad Request", json!({"__type": "ThrottlingException", "message": "Rate exceeded"}))
+                } else {
+                    // One event per page, so every lookup with two events paginates.
+                    let i: usize = body["NextToken"].as_str().map_or(0, |t| t.parse().unwrap());
+                    let page: Vec<Value> = mine.get(i).into_iter().map(|e| json!({
+                        "EventId": e["eventID"], "EventName": e["eventName"],
+                        "CloudTrailEvent": e.to_string()})).collect();
+                    let mut out = json!({"Events": page});
+                    if i + 1 < mine.len() {
+                        out["NextToken"] = json!((i + 1).to_string());
+                    }
+                    ("200 OK", out)
+                }
+            } else if target.starts_with("SageMaker.") {
+                ("200 OK", json!({}))
+            } else {
+                ("200 OK", Value::Null)
+            };
+            let text = if resp.is_null() {
+                "<Response><requestId>r</requestId></Response>".to_string()
+            } else {
+                resp.to_string()
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// Without a trail bucket, `inventory collect --history 90d` reads LookupEvents: one attribute
+/// per call, every page, 2 requests per second at most, a throttling answer retried, records
+/// parsed as trail records (DryRun dropped), and the result kept in the ledger.
+#[test]
+fn collect_history_reads_lookup_events_into_the_ledger() {
+    let now = egresswatch::time::now_secs();
+    let mut dry = create_event("dry", "eni-dry", "subnet-a", "10.0.1.90", "sg-1", now - 7200, "x");
+    dry["errorCode"] = json!("Client.DryRunOperation");
+    let events = vec![
+        create_event("lk-1", "eni-lk1", "subnet-a", "10.0.1.91", "sg-1", now - 86_400, "sagemaker.amazonaws.com"),
+        create_event("lk-2", "eni-lk2", "subnet-a", "10.0.1.92", "sg-1", now - 3600, "AWS Internal"),
+        delete_event("lk-3", "eni-lk1", now - 80_000),
+        dry,
+    ];
+    let (url, seen) = lookup_server(events);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger").display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .args(["inventory", "collect", "--out"])
+        .arg(dir.path().join("inv"))
+        .args(["--history", "90d", "--ledger", &ledger, "--endpoint-url", &url, "--aws-region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen = seen.lock().unwrap().clone();
+    let lookups: Vec<&Seen> = seen.iter().filter(|s| s.1.ends_with("LookupEvents")).collect();
+    // 6 lookups, CreateNetworkInterface on 3 pages (lk-1, lk-2, dry), 1 throttled retry.
+    assert_eq!(lookups.len(), 6 + 2 + 1, "{lookups:#?}");
+    assert!(lookups.iter().all(|s| s.2), "every request is signed");
+    for s in &lookups {
+        let attrs = s.3["LookupAttributes"].as_array().unwrap();
+        assert_eq!(attrs.len(), 1, "one attribute per call");
+        let start = s.3["StartTime"].as_i64().unwrap();
+        assert!((now - 90 * 86_400 - start).abs() < 120, "90 days back: {start}");
+    }
+    for w in lookups.windows(2) {
+        assert!(
+            w[1].0.duration_since(w[0].0) >= Duration::from_millis(450),
+            "2 requests/s at most"
+        );
+    }
+    let hist = egresswatch(&["inventory", "history", "--ledger", &ledger, "--format", "jsonl"]);
+    let enis: BTreeMap<String, Value> = String::from_utf8_lossy(&hist.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["eni"].as_str().unwrap().to_string(), v)
+        })
+        .collect();
+    assert!(enis.contains_key("eni-lk2"), "{enis:?}");
+    assert!(!enis.contains_key("eni-dry"), "DryRun probes are not ENIs");
+    assert!(!enis["eni-lk1"]["deleted_at"].is_null(), "{:?}", enis["eni-lk1"]);
+}

@@ -256,6 +256,24 @@ impl Collector {
         })
     }
 
+    /// Calls a CloudTrail JSON action (LookupEvents).
+    pub fn cloudtrail(&self, action: &str, body: &Value) -> Result<Value, CollectError> {
+        let target = format!("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{action}");
+        let bytes = self.post(
+            "cloudtrail",
+            format!("cloudtrail.{}.amazonaws.com", self.region),
+            action,
+            "application/x-amz-json-1.1",
+            serde_json::to_vec(body).unwrap_or_default(),
+            &[("X-Amz-Target", &target)],
+        )?;
+        serde_json::from_slice(&bytes).map_err(|e| CollectError::Call {
+            service: "cloudtrail",
+            action: action.to_string(),
+            message: format!("response is not JSON: {e}"),
+        })
+    }
+
     /// Every item of a paginated SageMaker List* action.
     fn sagemaker_list(
         &self,

@@ -8,5 +8,6 @@ pub mod files;
 pub mod history;
 pub mod ledger;
 pub mod live;
+pub mod lookup;
 
 pub use files::*;
