@@ -1468,17 +1468,28 @@ fn lookup_server(events: Vec<Value>) -> (String, std::sync::Arc<std::sync::Mutex
                     .to_string();
                 let mine: Vec<&Value> = events
                     .iter()
-                    .filter(|e| e["eventName"] == attr.as_str() || e["eventSource"] == attr.as_str())
+                    .filter(|e| {
+                        e["eventName"] == attr.as_str() || e["eventSource"] == attr.as_str()
+                    })
                     .collect();
                 if !throttled {
                     throttled = true;
-                    ("400 Bad Request", json!({"__type": "ThrottlingException", "message": "Rate exceeded"}))
+                    (
+                        "400 Bad Request",
+                        json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+                    )
                 } else {
                     // One event per page, so every lookup with two events paginates.
                     let i: usize = body["NextToken"].as_str().map_or(0, |t| t.parse().unwrap());
-                    let page: Vec<Value> = mine.get(i).into_iter().map(|e| json!({
+                    let page: Vec<Value> = mine
+                        .get(i)
+                        .into_iter()
+                        .map(|e| {
+                            json!({
                         "EventId": e["eventID"], "EventName": e["eventName"],
-                        "CloudTrailEvent": e.to_string()})).collect();
+                        "CloudTrailEvent": e.to_string()})
+                        })
+                        .collect();
                     let mut out = json!({"Events": page});
                     if i + 1 < mine.len() {
                         out["NextToken"] = json!((i + 1).to_string());
@@ -1511,11 +1522,35 @@ fn lookup_server(events: Vec<Value>) -> (String, std::sync::Arc<std::sync::Mutex
 #[test]
 fn collect_history_reads_lookup_events_into_the_ledger() {
     let now = egresswatch::time::now_secs();
-    let mut dry = create_event("dry", "eni-dry", "subnet-a", "10.0.1.90", "sg-1", now - 7200, "x");
+    let mut dry = create_event(
+        "dry",
+        "eni-dry",
+        "subnet-a",
+        "10.0.1.90",
+        "sg-1",
+        now - 7200,
+        "x",
+    );
     dry["errorCode"] = json!("Client.DryRunOperation");
     let events = vec![
-        create_event("lk-1", "eni-lk1", "subnet-a", "10.0.1.91", "sg-1", now - 86_400, "sagemaker.amazonaws.com"),
-        create_event("lk-2", "eni-lk2", "subnet-a", "10.0.1.92", "sg-1", now - 3600, "AWS Internal"),
+        create_event(
+            "lk-1",
+            "eni-lk1",
+            "subnet-a",
+            "10.0.1.91",
+            "sg-1",
+            now - 86_400,
+            "sagemaker.amazonaws.com",
+        ),
+        create_event(
+            "lk-2",
+            "eni-lk2",
+            "subnet-a",
+            "10.0.1.92",
+            "sg-1",
+            now - 3600,
+            "AWS Internal",
+        ),
         delete_event("lk-3", "eni-lk1", now - 80_000),
         dry,
     ];
@@ -1525,14 +1560,30 @@ fn collect_history_reads_lookup_events_into_the_ledger() {
     let out = Command::new(env!("CARGO_BIN_EXE_egresswatch"))
         .args(["inventory", "collect", "--out"])
         .arg(dir.path().join("inv"))
-        .args(["--history", "90d", "--ledger", &ledger, "--endpoint-url", &url, "--aws-region", "us-east-1"])
+        .args([
+            "--history",
+            "90d",
+            "--ledger",
+            &ledger,
+            "--endpoint-url",
+            &url,
+            "--aws-region",
+            "us-east-1",
+        ])
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seen = seen.lock().unwrap().clone();
-    let lookups: Vec<&Seen> = seen.iter().filter(|s| s.1.ends_with("LookupEvents")).collect();
+    let lookups: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.1.ends_with("LookupEvents"))
+        .collect();
     // 6 lookups, CreateNetworkInterface on 3 pages (lk-1, lk-2, dry), 1 throttled retry.
     assert_eq!(lookups.len(), 6 + 2 + 1, "{lookups:#?}");
     assert!(lookups.iter().all(|s| s.2), "every request is signed");
@@ -1540,7 +1591,10 @@ fn collect_history_reads_lookup_events_into_the_ledger() {
         let attrs = s.3["LookupAttributes"].as_array().unwrap();
         assert_eq!(attrs.len(), 1, "one attribute per call");
         let start = s.3["StartTime"].as_i64().unwrap();
-        assert!((now - 90 * 86_400 - start).abs() < 120, "90 days back: {start}");
+        assert!(
+            (now - 90 * 86_400 - start).abs() < 120,
+            "90 days back: {start}"
+        );
     }
     for w in lookups.windows(2) {
         assert!(
@@ -1548,7 +1602,14 @@ fn collect_history_reads_lookup_events_into_the_ledger() {
             "2 requests/s at most"
         );
     }
-    let hist = egresswatch(&["inventory", "history", "--ledger", &ledger, "--format", "jsonl"]);
+    let hist = egresswatch(&[
+        "inventory",
+        "history",
+        "--ledger",
+        &ledger,
+        "--format",
+        "jsonl",
+    ]);
     let enis: BTreeMap<String, Value> = String::from_utf8_lossy(&hist.stdout)
         .lines()
         .map(|l| {
@@ -1558,5 +1619,9 @@ fn collect_history_reads_lookup_events_into_the_ledger() {
         .collect();
     assert!(enis.contains_key("eni-lk2"), "{enis:?}");
     assert!(!enis.contains_key("eni-dry"), "DryRun probes are not ENIs");
-    assert!(!enis["eni-lk1"]["deleted_at"].is_null(), "{:?}", enis["eni-lk1"]);
+    assert!(
+        !enis["eni-lk1"]["deleted_at"].is_null(),
+        "{:?}",
+        enis["eni-lk1"]
+    );
 }
