@@ -330,6 +330,8 @@ pub struct CollectReport {
     pub nat_gateways: usize,
     pub training_jobs: usize,
     pub processing_jobs: usize,
+    pub transform_jobs: usize,
+    pub tuning_jobs: usize,
     pub endpoints: usize,
     pub endpoint_configs: usize,
     pub models: usize,
@@ -337,8 +339,8 @@ pub struct CollectReport {
     pub domains: usize,
 }
 
-/// Collects everything into `out`. `since` (Unix seconds) limits training and processing jobs
-/// to those created after it.
+/// Collects everything into `out`. `since` (Unix seconds) limits training, processing,
+/// transform and tuning jobs and endpoint configs to those created after it.
 pub fn collect(
     c: &Collector,
     out: &Path,
@@ -400,7 +402,11 @@ pub fn collect(
             r.training_jobs += 1;
         }
     }
-    for s in c.sagemaker_list("ListProcessingJobs", "ProcessingJobSummaries", filter)? {
+    for s in c.sagemaker_list(
+        "ListProcessingJobs",
+        "ProcessingJobSummaries",
+        filter.clone(),
+    )? {
         if let Some(name) = s.get("ProcessingJobName").and_then(Value::as_str) {
             let d = c.sagemaker(
                 "DescribeProcessingJob",
@@ -414,6 +420,44 @@ pub fn collect(
             r.processing_jobs += 1;
         }
     }
+    // Transform jobs and tuning jobs over the range: their Describe outputs become ledger facts
+    // (run window, model or VpcConfig), so ENIs they created are attributed after they end.
+    for s in c.sagemaker_list("ListTransformJobs", "TransformJobSummaries", filter.clone())? {
+        if let Some(name) = s.get("TransformJobName").and_then(Value::as_str) {
+            let d = c.sagemaker("DescribeTransformJob", json!({ "TransformJobName": name }))?;
+            write_json(
+                out,
+                &format!("sagemaker/transform-job-{}.json", safe(name)),
+                &d,
+            )?;
+            r.transform_jobs += 1;
+        }
+    }
+    match c.sagemaker_list(
+        "ListHyperParameterTuningJobs",
+        "HyperParameterTuningJobSummaries",
+        filter.clone(),
+    ) {
+        Ok(jobs) => {
+            for s in jobs {
+                if let Some(name) = s.get("HyperParameterTuningJobName").and_then(Value::as_str) {
+                    let d = c.sagemaker(
+                        "DescribeHyperParameterTuningJob",
+                        json!({ "HyperParameterTuningJobName": name }),
+                    )?;
+                    write_json(
+                        out,
+                        &format!("sagemaker/tuning-job-{}.json", safe(name)),
+                        &d,
+                    )?;
+                    r.tuning_jobs += 1;
+                }
+            }
+        }
+        // Children are training jobs (listed above, with their TuningJobArn); the parent
+        // only names the group, so a server without the API is not fatal.
+        Err(e) => tracing::warn!("tuning jobs not collected: {e}"),
+    }
     let mut configs = std::collections::BTreeSet::new();
     for s in c.sagemaker_list("ListEndpoints", "Endpoints", json!({}))? {
         if let Some(name) = s.get("EndpointName").and_then(Value::as_str) {
@@ -424,6 +468,16 @@ pub fn collect(
             write_json(out, &format!("sagemaker/endpoint-{}.json", safe(name)), &d)?;
             r.endpoints += 1;
         }
+    }
+    // Endpoint config history: every config created over the range, not only the current
+    // ones, so an endpoint's ENIs from before an update keep their VpcConfig.
+    match c.sagemaker_list("ListEndpointConfigs", "EndpointConfigs", filter.clone()) {
+        Ok(all) => configs.extend(
+            all.iter()
+                .filter_map(|s| s.get("EndpointConfigName").and_then(Value::as_str))
+                .map(str::to_string),
+        ),
+        Err(e) => tracing::warn!("endpoint config history not collected: {e}"),
     }
     for name in configs {
         let d = c.sagemaker(

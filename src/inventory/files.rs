@@ -386,6 +386,9 @@ pub enum FileKind {
     NatGateways,
     TrainingJob,
     ProcessingJob,
+    /// Describe outputs kept as ledger facts (their ENIs are gone when they are collected).
+    TransformJob,
+    TuningJob,
     Model,
     EndpointConfig,
     Endpoint,
@@ -565,6 +568,34 @@ impl Inventory {
             self.processing_jobs
                 .push(take(v, path, "sagemaker describe-processing-job")?);
             Some(FileKind::ProcessingJob)
+        } else if has("TransformJobArn") || has("HyperParameterTuningJobArn") {
+            // A Describe output has the shape of the job's state-change event detail, so it
+            // becomes the same ledger fact the event would (run window, model or VpcConfig).
+            let (detail_type, kind) = if has("TransformJobArn") {
+                (
+                    "SageMaker Transform Job State Change",
+                    FileKind::TransformJob,
+                )
+            } else {
+                (
+                    "SageMaker HyperParameter Tuning Job State Change",
+                    FileKind::TuningJob,
+                )
+            };
+            let mut fact = super::cloudtrail::state_change(detail_type, &v, path).ok_or_else(
+                || InventoryError::Shape {
+                    path: path.to_string(),
+                    kind: "sagemaker describe-transform-job / describe-hyper-parameter-tuning-job",
+                    source: <serde_json::Error as serde::de::Error>::custom("no job name"),
+                },
+            )?;
+            fact.evidence = vec![super::ledger::LedgerEvidence {
+                source: "inventory".into(),
+                id: path.to_string(),
+                time: None,
+            }];
+            self.history.add(super::ledger::Entry::Resource(fact));
+            Some(kind)
         } else if has("EndpointConfigArn") {
             self.endpoint_configs
                 .push(take(v, path, "sagemaker describe-endpoint-config")?);
