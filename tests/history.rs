@@ -1625,3 +1625,107 @@ fn collect_history_reads_lookup_events_into_the_ledger() {
         enis["eni-lk1"]
     );
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dst = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_tree(&p, &dst);
+        } else {
+            std::fs::create_dir_all(to).unwrap();
+            std::fs::copy(&p, &dst).unwrap();
+        }
+    }
+}
+
+/// Route tables change too: the S3 gateway endpoint of the samples was added after an earlier
+/// snapshot. Records older than the change are routed with the snapshot in effect at their
+/// time (their S3 traffic left through the NAT gateway), newer ones with the inventory.
+#[test]
+fn records_are_routed_with_the_snapshot_in_effect_at_their_time() {
+    use egresswatch::inventory::history::record_snapshot;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let now_inv = dir.path().join("now");
+    let before_inv = dir.path().join("before");
+    copy_tree(&root.join("samples/inventory"), &now_inv);
+    copy_tree(&root.join("samples/inventory"), &before_inv);
+    // Before: no S3 gateway endpoint, no prefix-list route.
+    let ep = before_inv.join("ec2/vpc-endpoints.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&ep).unwrap()).unwrap();
+    v["VpcEndpoints"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["VpcEndpointType"] != "Gateway");
+    std::fs::write(&ep, v.to_string()).unwrap();
+    let rt_file = before_inv.join("ec2/route-tables.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&rt_file).unwrap()).unwrap();
+    for t in v["RouteTables"].as_array_mut().unwrap() {
+        t["Routes"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|r| r.get("DestinationPrefixListId").is_none());
+    }
+    std::fs::write(&rt_file, v.to_string()).unwrap();
+
+    let day =
+        |d: &str| egresswatch::time::parse_rfc3339(&format!("2026-11-{d}T00:00:00Z")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ledger = |name: &str, before_at: i64, now_at: i64| -> String {
+        let loc = dir.path().join(name);
+        let store = egresswatch::state::Store::local(&loc).unwrap();
+        let b = egresswatch::inventory::Inventory::load(&before_inv).unwrap();
+        let n = egresswatch::inventory::Inventory::load(&now_inv).unwrap();
+        rt.block_on(record_snapshot(&store, &b, before_at, "before"))
+            .unwrap();
+        rt.block_on(record_snapshot(&store, &n, now_at, "now"))
+            .unwrap();
+        loc.display().to_string()
+    };
+    // A default-format (v2) record, so the path comes from the route table: the training
+    // job's ENI in the subnet of rtb-0b... sending to S3 (us-east-1, in the samples' ip-ranges).
+    let at = egresswatch::time::parse_rfc3339("2026-11-20T09:03:00Z").unwrap();
+    let flow_file = dir.path().join("s3.log");
+    std::fs::write(
+        &flow_file,
+        format!(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n2 111122223333 eni-0f00000000000b102 10.20.2.22 52.216.10.30 40300 443 6 800 1048576 {at} {} ACCEPT OK\n",
+            at + 55
+        ),
+    )
+    .unwrap();
+    let flows = flow_file.display().to_string();
+    let inv = now_inv.display().to_string();
+    let scan = |extra: &[&str]| -> Vec<Value> {
+        let mut args = vec!["scan", "--inventory", &inv, "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        args.push(&flows);
+        findings(&egresswatch(&args))
+    };
+    let key = |f: &Value| format!("{} {} {} {}", f["rule"], f["eni"], f["dst_ip"], f["path"]);
+    let plain: BTreeSet<String> = scan(&[]).iter().map(key).collect();
+    assert!(
+        plain.is_empty(),
+        "S3 through the gateway endpoint raises nothing: {plain:?}"
+    );
+    // The record is of 2026-11-20: the endpoint-less snapshot (11-01) was in effect until the
+    // one of 11-25.
+    let l1 = ledger("l1", day("01"), day("25"));
+    let rerouted: Vec<Value> = scan(&["--ledger", &l1]);
+    let extra: Vec<&Value> = rerouted
+        .iter()
+        .filter(|f| !plain.contains(&key(f)))
+        .collect();
+    assert!(
+        extra
+            .iter()
+            .any(|f| f["path"] == "nat-gateway" && f["dst_service"] == "S3"),
+        "S3 traffic of before the endpoint went through the NAT gateway: {extra:#?}"
+    );
+    // Snapshots of 11-01 and 11-15: the records of 11-20 follow the newer one, as the inventory.
+    let l2 = ledger("l2", day("01"), day("15"));
+    let same: BTreeSet<String> = scan(&["--ledger", &l2]).iter().map(key).collect();
+    assert_eq!(same, plain);
+}

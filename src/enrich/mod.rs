@@ -660,7 +660,9 @@ impl<'m> Enricher<'m> {
         }
 
         // Path.
-        let route = m.route_table_of(ctx_subnet).map(|rt| rt.get(pdst).copied());
+        let route = m
+            .route_table_at(ctx_subnet, opt(&c.start, i).unwrap_or(0))
+            .map(|rt| rt.get(pdst).copied());
         let path = forced_path.unwrap_or_else(|| {
             decide_path(
                 str_at(&c.next_hop, i),

@@ -228,6 +228,8 @@ pub struct Model {
     pub vpcs: Vec<VpcInfo>,
     pub subnets: Vec<SubnetInfo>,
     pub route_tables: Vec<RangeMap<RouteTarget>>,
+    /// Route tables of earlier snapshots (the ledger's), by time: see [`Model::route_table_at`].
+    pub route_epochs: Vec<RouteEpoch>,
     pub resources: Vec<ResourceInfo>,
     /// AWS ranges: (service, region) of each address, a specific service (S3, DYNAMODB, EC2,
     /// ...) winning over the catch-all AMAZON subset. Indexed by /16 for IPv4 lookups.
@@ -237,6 +239,17 @@ pub struct Model {
     pub gateway_services: [u16; 2],
     /// Inventory problems that did not stop the build (reported once).
     pub warnings: Vec<String>,
+}
+
+/// The routing of one earlier snapshot.
+#[derive(Debug, Clone)]
+pub struct RouteEpoch {
+    /// When the snapshot was taken: it governs records from then to the next snapshot.
+    pub from: i64,
+    pub tables: Vec<RangeMap<RouteTarget>>,
+    /// Per model subnet: the table (explicit association, else the VPC's main table) in
+    /// `tables`, `NONE` when the snapshot did not know the subnet.
+    pub subnet_rt: Vec<u32>,
 }
 
 /// Region of an availability zone: `us-east-1a` -> `us-east-1`, `us-west-2-lax-1a` -> `us-west-2`.
@@ -544,6 +557,44 @@ impl Model {
                 }
             }
         }
+
+        // Routing of earlier snapshots, each built like the inventory's own from the same VPCs,
+        // subnets and ip-ranges (so prefix-list routes resolve the same way).
+        for snap in &inv.history.routes {
+            let Some(from) = snap.taken_at else { continue };
+            let variant = Inventory {
+                vpcs: inv.vpcs.clone(),
+                subnets: inv.subnets.clone(),
+                ip_ranges: inv.ip_ranges.clone(),
+                route_tables: snap.route_tables.clone(),
+                vpc_endpoints: snap.vpc_endpoints.clone(),
+                ..Default::default()
+            };
+            let vm = Model::build(&variant, default_region);
+            let subnet_rt = m
+                .subnets
+                .iter()
+                .map(|s| {
+                    let Some(&vi) = vm.subnet_by_id.get(&s.id) else {
+                        return NONE;
+                    };
+                    let vs = &vm.subnets[vi as usize];
+                    if vs.route_table != NONE {
+                        vs.route_table
+                    } else {
+                        vm.vpcs
+                            .get(vs.vpc as usize)
+                            .map_or(NONE, |v| v.main_route_table)
+                    }
+                })
+                .collect();
+            m.route_epochs.push(RouteEpoch {
+                from,
+                tables: vm.route_tables,
+                subnet_rt,
+            });
+        }
+        m.route_epochs.sort_by_key(|e| e.from);
 
         // SageMaker resources: the inventory's Describe outputs first, then those only the
         // ledger knows (CloudTrail Create* calls, state-change events): jobs whose Describe
@@ -1229,6 +1280,27 @@ impl Model {
             self.vpcs.get(s.vpc as usize)?.main_route_table
         };
         self.route_tables.get(rt as usize)
+    }
+
+    /// The route table governing a subnet at time `t`: the snapshot in effect then (the
+    /// latest taken at or before `t`; the first one for earlier records), or the inventory's
+    /// own for records after the last snapshot, without snapshots, or for a subnet the
+    /// snapshot did not know. Latest-before rather than nearest: a gateway endpoint first seen
+    /// on day 10 must not reroute the traffic of day 9.
+    #[inline]
+    pub fn route_table_at(&self, subnet: u32, t: i64) -> Option<&RangeMap<RouteTarget>> {
+        if self.route_epochs.is_empty() {
+            return self.route_table_of(subnet);
+        }
+        let k = self.route_epochs.partition_point(|e| e.from <= t);
+        if k == self.route_epochs.len() {
+            return self.route_table_of(subnet);
+        }
+        let e = &self.route_epochs[k.saturating_sub(1)];
+        match e.subnet_rt.get(subnet as usize) {
+            Some(&rt) if rt != NONE => e.tables.get(rt as usize),
+            _ => self.route_table_of(subnet),
+        }
     }
 
     /// AWS service and region of a public address; specific services beat AMAZON.

@@ -255,6 +255,39 @@ pub struct TrailCheckpoint {
     pub until: Option<i64>,
 }
 
+/// Route tables and VPC endpoints as one inventory snapshot saw them: records older than the
+/// inventory are routed with the snapshot in effect at their time (an S3 gateway endpoint added
+/// on day 10 does not rewrite days 1-9). Written only when they changed since the last one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteSnapshot {
+    #[serde(with = "rfc3339")]
+    pub taken_at: Option<i64>,
+    pub source: String,
+    pub route_tables: Vec<super::RouteTable>,
+    pub vpc_endpoints: Vec<super::VpcEndpoint>,
+}
+
+impl RouteSnapshot {
+    /// The routing part of an inventory, in a stable order (for change detection).
+    pub fn of(inv: &super::Inventory, taken_at: i64, source: &str) -> RouteSnapshot {
+        let mut route_tables = inv.route_tables.clone();
+        route_tables.sort_by(|a, b| a.route_table_id.cmp(&b.route_table_id));
+        let mut vpc_endpoints = inv.vpc_endpoints.clone();
+        vpc_endpoints.sort_by(|a, b| a.vpc_endpoint_id.cmp(&b.vpc_endpoint_id));
+        RouteSnapshot {
+            taken_at: Some(taken_at),
+            source: source.to_string(),
+            route_tables,
+            vpc_endpoints,
+        }
+    }
+
+    fn same_routes(&self, o: &RouteSnapshot) -> bool {
+        self.route_tables == o.route_tables && self.vpc_endpoints == o.vpc_endpoints
+    }
+}
+
 /// One line of a ledger segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -263,6 +296,7 @@ pub enum Entry {
     Eni(EniLife),
     Resource(ResourceFact),
     TrailCheckpoint(TrailCheckpoint),
+    Routes(RouteSnapshot),
 }
 
 /// The merged ledger.
@@ -271,6 +305,8 @@ pub struct Ledger {
     pub enis: BTreeMap<String, EniLife>,
     pub resources: BTreeMap<(String, String), ResourceFact>,
     pub checkpoints: BTreeMap<String, Option<i64>>,
+    /// Route snapshots by time (one per time: a repeated snapshot is the same fact).
+    pub routes: Vec<RouteSnapshot>,
     /// Lines that did not parse, each logged with segment and line (never fatal: a ledger
     /// written by a newer version, or a torn line, must not stop a scan).
     pub skipped: u64,
@@ -319,6 +355,13 @@ impl Ledger {
             Entry::TrailCheckpoint(c) => {
                 let e = self.checkpoints.entry(c.location).or_insert(None);
                 *e = (*e).max(c.until);
+            }
+            Entry::Routes(r) => {
+                let at = self.routes.partition_point(|x| x.taken_at <= r.taken_at);
+                if at > 0 && self.routes[at - 1].taken_at == r.taken_at {
+                    return;
+                }
+                self.routes.insert(at, r);
             }
         }
     }
@@ -450,6 +493,16 @@ pub fn diff_snapshot(
             }],
             ..Default::default()
         }));
+    }
+    let routes = RouteSnapshot::of(inv, now, source);
+    let changed = ledger
+        .routes
+        .iter()
+        .rev()
+        .find(|r| r.taken_at <= Some(now))
+        .is_none_or(|last| !last.same_routes(&routes));
+    if changed && !(inv.route_tables.is_empty() && inv.vpc_endpoints.is_empty()) {
+        seg.entries.push(Entry::Routes(routes));
     }
     seg
 }
