@@ -1729,3 +1729,67 @@ fn records_are_routed_with_the_snapshot_in_effect_at_their_time() {
     let same: BTreeSet<String> = scan(&["--ledger", &l2]).iter().map(key).collect();
     assert_eq!(same, plain);
 }
+
+/// The ENI count cross-checks the job-to-ENI join: two isolated one-instance training jobs on
+/// one role, subnet and group; the first job's only ENI is created before the second job
+/// exists, so an ENI created while both run belongs to the second (strong, `eni-count`).
+/// Without instance counts it stays a group of both.
+#[test]
+fn eni_count_resolves_a_tie_between_jobs_sharing_a_vpc_config() {
+    let build = |with_count: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inv");
+        inventory(&inv, &[]);
+        for (name, created, end) in [("iso-a", "10:00", "11:00"), ("iso-b", "10:30", "11:30")] {
+            let mut j = job(name, created, created, end, None);
+            j["EnableNetworkIsolation"] = json!(true);
+            j["VpcConfig"] = json!({"Subnets": ["subnet-b"], "SecurityGroupIds": ["sg-7"]});
+            if !with_count {
+                j.as_object_mut().unwrap().remove("ResourceConfig");
+            }
+            write(
+                &inv.join(format!("sagemaker/{name}.json")),
+                j.to_string().as_bytes(),
+            );
+        }
+        let ledger = dir.path().join("ledger");
+        let seg: String = [("eni-a1", "10.0.2.11", "10:01"), ("eni-x", "10.0.2.12", "10:31")]
+            .iter()
+            .map(|(eni, ip, at)| {
+                json!({"type": "eni", "eni": eni, "vpc_id": "vpc-1", "subnet_id": "subnet-b",
+                    "private_ips": [ip], "security_groups": ["sg-7"], "requester_managed": true,
+                    "created_at": iso(t(at)), "evidence": [{"source": "cloudtrail", "id": format!("c-{eni}")}]})
+                .to_string()
+                    + "\n"
+            })
+            .collect();
+        write(&ledger.join("ledger/seg.jsonl"), seg.as_bytes());
+        let mut inv = egresswatch::inventory::Inventory::load(&inv).unwrap();
+        let opts = egresswatch::inventory::history::HistoryOptions {
+            ledger: Some(ledger.display().to_string()),
+            ..Default::default()
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(egresswatch::inventory::history::load(&mut inv, &opts, None))
+            .unwrap();
+        egresswatch::enrich::Model::build(&inv, None)
+    };
+    let names = |m: &egresswatch::enrich::Model, eni: &str| -> (Vec<String>, Vec<String>) {
+        let e = &m.enis[m.eni_by_id[eni] as usize];
+        (
+            e.resources
+                .iter()
+                .map(|&r| m.resources[r as usize].name.to_string())
+                .collect(),
+            e.sources.iter().map(|s| s.to_string()).collect(),
+        )
+    };
+    let m = build(true);
+    assert_eq!(names(&m, "eni-a1").0, ["iso-a"]);
+    let (owners, sources) = names(&m, "eni-x");
+    assert_eq!(owners, ["iso-b"], "{sources:?}");
+    assert!(sources.iter().any(|s| s == "eni-count"), "{sources:?}");
+    let m = build(false);
+    let (owners, _) = names(&m, "eni-x");
+    assert_eq!(owners.len(), 2, "no counts, no resolution: {owners:?}");
+}

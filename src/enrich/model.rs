@@ -176,6 +176,9 @@ pub struct ResourceInfo {
     pub parent: u32,
     /// For a group: the resources it stands for.
     pub members: Vec<u32>,
+    /// ENIs the resource creates, where documented: a training job creates two per instance
+    /// (algorithm container; S3 and logging), one with network isolation.
+    pub expected_enis: Option<u32>,
 }
 
 impl Default for ResourceInfo {
@@ -192,6 +195,7 @@ impl Default for ResourceInfo {
             role: None,
             parent: NONE,
             members: Vec::new(),
+            expected_enis: None,
         }
     }
 }
@@ -250,6 +254,80 @@ pub struct RouteEpoch {
     /// Per model subnet: the table (explicit association, else the VPC's main table) in
     /// `tables`, `NONE` when the snapshot did not know the subnet.
     pub subnet_rt: Vec<u32>,
+}
+
+/// Two ENIs per training instance, one with network isolation (the SageMaker developer guide's
+/// "Give SageMaker training jobs access to resources in your Amazon VPC").
+fn expected_training_enis(instances: Option<u32>, isolation: Option<bool>) -> Option<u32> {
+    let n = instances?;
+    Some(if isolation == Some(true) { n } else { 2 * n })
+}
+
+/// The ENI count as a cross-check of the job-to-ENI join. A job whose ENIs are all accounted
+/// for by ENIs only it matches cannot own an ENI several jobs match: it leaves those
+/// candidate lists, and an ENI left with one candidate is that job's (strong, source
+/// `eni-count`). A job matched by more ENIs than it creates is a warning: something else
+/// shares its role, subnet and groups.
+fn corroborate_by_count(m: &mut Model) {
+    for _ in 0..3 {
+        let mut sole = vec![0u32; m.resources.len()];
+        for e in &m.enis {
+            if let ([r], conf::STRONG) = (e.resources.as_slice(), e.conf) {
+                sole[*r as usize] += 1;
+            }
+        }
+        let full = |r: u32| {
+            m.resources[r as usize]
+                .expected_enis
+                .is_some_and(|n| sole[r as usize] >= n)
+        };
+        let mut changed = false;
+        let mut updates: Vec<(usize, Vec<u32>)> = Vec::new();
+        for (i, e) in m.enis.iter().enumerate() {
+            if e.resources.len() < 2 || e.conf != conf::STRONG {
+                continue;
+            }
+            let left: Vec<u32> = e.resources.iter().copied().filter(|&r| !full(r)).collect();
+            if !left.is_empty() && left.len() < e.resources.len() {
+                updates.push((i, left));
+            }
+        }
+        for (i, left) in updates {
+            let group = if left.len() > 1 {
+                group_resource(m, &left)
+            } else {
+                NONE
+            };
+            let e = &mut m.enis[i];
+            e.group = group;
+            if e.sources.len() < MAX_SOURCES {
+                e.sources.push("eni-count".into());
+            }
+            e.resources = left;
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut sole = vec![0u32; m.resources.len()];
+    for e in &m.enis {
+        if let ([r], conf::STRONG) = (e.resources.as_slice(), e.conf) {
+            sole[*r as usize] += 1;
+        }
+    }
+    for (r, res) in m.resources.iter().enumerate() {
+        if let Some(n) = res.expected_enis {
+            if sole[r] > n {
+                m.warnings.push(format!(
+                    "{} {}: {} ENIs match it but it creates {n}; another workload shares its role, subnets and security groups",
+                    res.kind_str(),
+                    res.name,
+                    sole[r]
+                ));
+            }
+        }
+    }
 }
 
 /// Region of an availability zone: `us-east-1a` -> `us-east-1`, `us-west-2-lax-1a` -> `us-west-2`.
@@ -653,6 +731,10 @@ impl Model {
                     created,
                     role: j.role_arn.as_deref().map(Into::into),
                     parent,
+                    expected_enis: expected_training_enis(
+                        j.resource_config.as_ref().and_then(|r| r.instance_count),
+                        j.enable_network_isolation,
+                    ),
                     ..Default::default()
                 },
             );
@@ -1155,6 +1237,8 @@ impl Model {
             });
         }
 
+        corroborate_by_count(&mut m);
+
         // Subnets SageMaker uses: where an ENI no source knows could be a SageMaker one.
         m.subnet_of_addr = subnet_cidrs.build(|a, b| a <= b);
         m.subnet_candidates = vec![Vec::new(); m.subnets.len()];
@@ -1558,6 +1642,11 @@ fn history_resources(
             created: f.created_at,
             role: role.as_deref().map(Into::into),
             parent,
+            expected_enis: if kind == ResourceKind::TrainingJob {
+                expected_training_enis(f.instance_count, isolation)
+            } else {
+                None
+            },
             ..Default::default()
         });
         if kind == ResourceKind::NotebookInstance {
