@@ -1525,6 +1525,19 @@ fn run_inventory_history(
                 t(r.ended_at)
             )?;
         }
+        for r in &led.routes {
+            writeln!(
+                out,
+                "routes {}  from {}  {} route tables  {} endpoints",
+                t(r.taken_at),
+                r.source,
+                r.route_tables.len(),
+                r.vpc_endpoints.len()
+            )?;
+        }
+        for (loc, until) in &led.checkpoints {
+            writeln!(out, "trail {loc}  read until {}", t(*until))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1728,6 +1728,15 @@ fn records_are_routed_with_the_snapshot_in_effect_at_their_time() {
     let l2 = ledger("l2", day("01"), day("15"));
     let same: BTreeSet<String> = scan(&["--ledger", &l2]).iter().map(key).collect();
     assert_eq!(same, plain);
+    // `inventory history` lists both route snapshots.
+    let hist = egresswatch(&["inventory", "history", "--ledger", &l1]);
+    let text = String::from_utf8_lossy(&hist.stdout);
+    let routes: Vec<&str> = text.lines().filter(|l| l.starts_with("routes ")).collect();
+    assert_eq!(routes.len(), 2, "{text}");
+    assert!(
+        routes[0].contains("2026-11-01") && routes[0].contains("before"),
+        "{text}"
+    );
 }
 
 /// The ENI count cross-checks the job-to-ENI join: two isolated one-instance training jobs on
