@@ -259,6 +259,20 @@ struct AwsArgs {
     aws_region: Option<String>,
 }
 
+impl AwsArgs {
+    /// The S3 client these options describe (path-style addressing with --endpoint-url).
+    fn s3(&self, rt: &tokio::runtime::Runtime) -> aws_sdk_s3::Client {
+        rt.block_on(async {
+            let cfg = egresswatch::aws::sdk_config(
+                self.endpoint_url.as_deref(),
+                self.aws_region.as_deref(),
+            )
+            .await;
+            egresswatch::aws::s3_client(&cfg, self.endpoint_url.is_some())
+        })
+    }
+}
+
 #[derive(Args)]
 struct ReplayCmd {
     #[arg(long)]
@@ -659,14 +673,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     let range = flow_range(&inputs);
     let rt = runtime()?;
     let s3 = if a.history.needs_s3() {
-        Some(rt.block_on(async {
-            let cfg = egresswatch::aws::sdk_config(
-                a.aws.endpoint_url.as_deref(),
-                a.aws.aws_region.as_deref(),
-            )
-            .await;
-            egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
-        }))
+        Some(a.aws.s3(&rt))
     } else {
         None
     };
@@ -736,14 +743,7 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
     }
     let mut inventory = load_inventory(a.inventory.as_deref())?;
     let rt = runtime()?;
-    let s3 = rt.block_on(async {
-        let cfg = egresswatch::aws::sdk_config(
-            a.aws.endpoint_url.as_deref(),
-            a.aws.aws_region.as_deref(),
-        )
-        .await;
-        egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
-    });
+    let s3 = a.aws.s3(&rt);
     let history = load_history(
         &mut inventory,
         &a.history,
@@ -846,14 +846,7 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     // while watch was down are known); events on the queue update it afterwards.
     let history = if a.history.ledger.is_some() || a.history.cloudtrail.is_some() {
         let hrt = runtime()?;
-        let s3 = hrt.block_on(async {
-            let cfg = egresswatch::aws::sdk_config(
-                a.aws.endpoint_url.as_deref(),
-                a.aws.aws_region.as_deref(),
-            )
-            .await;
-            egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
-        });
+        let s3 = a.aws.s3(&hrt);
         load_history(&mut inventory, &a.history, None, Some(&s3), &hrt)?;
         let store = match &a.history.ledger {
             Some(l) => Some(egresswatch::inventory::history::open_store(l, Some(&s3))?),
@@ -1033,14 +1026,7 @@ fn run_collect(
     // Each collection is a snapshot: diffed into the ledger, so what it shows is not
     // forgotten when the ENIs are deleted; the trail adds what lived between snapshots.
     if let Some(ledger) = &history.ledger {
-        let s3 = rt.block_on(async {
-            let cfg = egresswatch::aws::sdk_config(
-                aws.endpoint_url.as_deref(),
-                aws.aws_region.as_deref(),
-            )
-            .await;
-            egresswatch::aws::s3_client(&cfg, aws.endpoint_url.is_some())
-        });
+        let s3 = aws.s3(&rt);
         let store = egresswatch::inventory::history::open_store(ledger, Some(&s3))?;
         let mut inv = Inventory::load(out)?;
         let seg = rt.block_on(egresswatch::inventory::history::record_snapshot(
@@ -1080,12 +1066,7 @@ fn lookup_into_ledger(
         tracing::warn!("LookupEvents keeps 90 days; --history {back} reads the last 90 days");
         start = now - 90 * 86_400;
     }
-    let s3 = rt.block_on(async {
-        let cfg =
-            egresswatch::aws::sdk_config(aws.endpoint_url.as_deref(), aws.aws_region.as_deref())
-                .await;
-        egresswatch::aws::s3_client(&cfg, aws.endpoint_url.is_some())
-    });
+    let s3 = aws.s3(rt);
     let store = egresswatch::inventory::history::open_store(loc, Some(&s3))?;
     let led = rt.block_on(ledger::Ledger::load(&store))?;
     let mut reader = TrailReader::with_seen(led.seen_events);
@@ -1281,14 +1262,7 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
     let range = flow_range(&inputs);
     let rt = runtime()?;
     let s3 = if a.history.needs_s3() {
-        Some(rt.block_on(async {
-            let cfg = egresswatch::aws::sdk_config(
-                a.aws.endpoint_url.as_deref(),
-                a.aws.aws_region.as_deref(),
-            )
-            .await;
-            egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some())
-        }))
+        Some(a.aws.s3(&rt))
     } else {
         None
     };
@@ -1466,16 +1440,7 @@ fn run_inventory_history(
     aws: &AwsArgs,
 ) -> Result<ExitCode> {
     let rt = runtime()?;
-    let s3 = ledger.starts_with("s3://").then(|| {
-        rt.block_on(async {
-            let cfg = egresswatch::aws::sdk_config(
-                aws.endpoint_url.as_deref(),
-                aws.aws_region.as_deref(),
-            )
-            .await;
-            egresswatch::aws::s3_client(&cfg, aws.endpoint_url.is_some())
-        })
-    });
+    let s3 = ledger.starts_with("s3://").then(|| aws.s3(&rt));
     let store = egresswatch::inventory::history::open_store(ledger, s3.as_ref())?;
     let led = rt.block_on(egresswatch::inventory::ledger::Ledger::load(&store))?;
     let mut out = io::stdout().lock();

@@ -9,11 +9,13 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+mod common;
+use common::moto::{start as moto, Moto};
 
 const SAM: &str = "deploy/sam/template.yaml";
 const ECS: &str = "deploy/ecs/watch.yaml";
@@ -175,48 +177,6 @@ fn checkov_fails_nothing_that_the_templates_do_not_justify() {
             .matches("- id: CKV_")
             .count();
         assert_eq!(skipped.len(), declared, "{template}: unused skips");
-    }
-}
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto(python: &Path) -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(60), "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
     }
 }
 

@@ -18,6 +18,9 @@ use egresswatch::enrich::Inventory;
 use egresswatch::scan::{Engine, ScanOptions, ScanResult};
 use serde_json::{json, Value};
 
+mod common;
+use common::moto::moto;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -917,61 +920,6 @@ fn scan_recognises_each_input_by_content_in_a_synced_folder() {
 
 // ---------------------------------------------------------------------------------------------
 // replay --layout security-lake against a real S3 API (moto on loopback).
-
-struct Moto {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Option<Moto> {
-    let python = match std::env::var("EGRESSWATCH_MOTO_PYTHON") {
-        Ok(p) => p,
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("EGRESSWATCH_MOTO_PYTHON is not set (scripts/test.sh sets it)")
-        }
-        Err(_) => {
-            eprintln!("note: EGRESSWATCH_MOTO_PYTHON not set; run scripts/test.sh. Skipping.");
-            return None;
-        }
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t0.elapsed() < std::time::Duration::from_secs(60),
-            "moto did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Some(Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
-}
 
 #[test]
 fn replay_security_lake_layout_lists_both_source_versions_by_event_day() {

@@ -9,60 +9,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 
+mod common;
+use common::moto::{moto, Moto};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Option<Moto> {
-    let python = match std::env::var("EGRESSWATCH_MOTO_PYTHON") {
-        Ok(p) => p,
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("EGRESSWATCH_MOTO_PYTHON is not set (scripts/test.sh sets it)")
-        }
-        Err(_) => {
-            eprintln!("note: EGRESSWATCH_MOTO_PYTHON not set; run scripts/test.sh. Skipping.");
-            return None;
-        }
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(60), "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
 }
 
 fn env() -> [(&'static str, &'static str); 3] {
