@@ -202,6 +202,19 @@ fn flow_range(inputs: &[egresswatch::decode::Input]) -> Option<(i64, i64)> {
         })
 }
 
+/// [`load_history`] for local flow-log files (`scan`, `report`): the trail range from their
+/// names, an S3 client only when the trail or ledger is in S3.
+fn history_for_files(
+    inv: &mut Inventory,
+    h: &HistoryArgs,
+    aws: &AwsArgs,
+    inputs: &[egresswatch::decode::Input],
+    rt: &tokio::runtime::Runtime,
+) -> Result<Option<egresswatch::inventory::history::HistoryReport>> {
+    let s3 = h.needs_s3().then(|| aws.s3(rt));
+    load_history(inv, h, flow_range(inputs), s3.as_ref(), rt)
+}
+
 /// Loads the ledger and CloudTrail into `inv.history` (nothing without --cloudtrail/--ledger).
 fn load_history(
     inv: &mut Inventory,
@@ -670,14 +683,8 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         }
     };
     let (inputs, missing) = scan::collect_inputs(&a.paths);
-    let range = flow_range(&inputs);
     let rt = runtime()?;
-    let s3 = if a.history.needs_s3() {
-        Some(a.aws.s3(&rt))
-    } else {
-        None
-    };
-    let history = load_history(&mut inventory, &a.history, range, s3.as_ref(), &rt)?;
+    let history = history_for_files(&mut inventory, &a.history, &a.aws, &inputs, &rt)?;
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = Engine::new(
         &inventory,
@@ -1259,14 +1266,8 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
     }
     let mut inventory = load_inventory(a.inventory.as_deref())?;
     let (inputs, missing) = scan::collect_inputs(&a.paths);
-    let range = flow_range(&inputs);
     let rt = runtime()?;
-    let s3 = if a.history.needs_s3() {
-        Some(a.aws.s3(&rt))
-    } else {
-        None
-    };
-    load_history(&mut inventory, &a.history, range, s3.as_ref(), &rt)?;
+    history_for_files(&mut inventory, &a.history, &a.aws, &inputs, &rt)?;
     let rules = load_rules(a.common.rules.as_deref())?;
     let engine = Engine::new(
         &inventory,

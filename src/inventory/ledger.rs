@@ -124,12 +124,6 @@ impl EniLife {
                 *a = b;
             }
         }
-        fn min(a: &mut Option<i64>, b: Option<i64>) {
-            *a = match (*a, b) {
-                (Some(x), Some(y)) => Some(x.min(y)),
-                (x, y) => x.or(y),
-            };
-        }
         first(&mut self.account, o.account);
         first(&mut self.region, o.region);
         first(&mut self.vpc_id, o.vpc_id);
@@ -172,11 +166,23 @@ impl EniLife {
         min(&mut self.first_seen, o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
         min(&mut self.gone_by, o.gone_by);
-        let mut ev: BTreeSet<LedgerEvidence> =
-            std::mem::take(&mut self.evidence).into_iter().collect();
-        ev.extend(o.evidence);
-        self.evidence = ev.into_iter().collect();
+        union_evidence(&mut self.evidence, o.evidence);
     }
+}
+
+/// The earlier of two optional times (a known one wins over an unknown one).
+fn min(a: &mut Option<i64>, b: Option<i64>) {
+    *a = match (*a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+}
+
+/// Evidence of both, once each, in order.
+fn union_evidence(into: &mut Vec<LedgerEvidence>, more: Vec<LedgerEvidence>) {
+    let mut ev: BTreeSet<LedgerEvidence> = std::mem::take(into).into_iter().collect();
+    ev.extend(more);
+    *into = ev.into_iter().collect();
 }
 
 /// A SageMaker resource as its CloudTrail `Create*` call (or state-change event) described it:
@@ -230,19 +236,10 @@ impl ResourceFact {
                 self.models.push(m);
             }
         }
-        self.created_at = match (self.created_at, o.created_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.started_at = match (self.started_at, o.started_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        min(&mut self.created_at, o.created_at);
+        min(&mut self.started_at, o.started_at);
         self.ended_at = self.ended_at.max(o.ended_at);
-        let mut ev: BTreeSet<LedgerEvidence> =
-            std::mem::take(&mut self.evidence).into_iter().collect();
-        ev.extend(o.evidence);
-        self.evidence = ev.into_iter().collect();
+        union_evidence(&mut self.evidence, o.evidence);
     }
 }
 
