@@ -235,7 +235,7 @@ fn hec_retries_503_honours_retry_after_and_waits_for_indexer_ack() {
         .filter(|r| r.path == "/services/collector/event")
         .all(|r| r.body.contains("\"index\":\"security\"")));
     assert!(
-        stderr.contains("\"sent\":19") && stderr.contains("\"dropped\":0"),
+        stderr.contains("\"sent\":18") && stderr.contains("\"dropped\":0"),
         "{stderr}"
     );
 
@@ -255,7 +255,7 @@ fn hec_retries_503_honours_retry_after_and_waits_for_indexer_ack() {
     );
     assert!(out.status.success());
     assert_eq!(rx.reqs.lock().unwrap().len(), before);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("\"throttled\":19"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"throttled\":18"));
 }
 
 #[test]
@@ -330,7 +330,7 @@ fn elastic_bulk_retries_only_retryable_items_and_keeps_rejected_ones() {
         !second.contains(&rejected),
         "a permanently refused item was re-sent"
     );
-    assert_eq!(second.len(), 18);
+    assert_eq!(second.len(), 17);
     let mut all: BTreeSet<String> = second.into_iter().collect();
     all.insert(rejected.clone());
     assert_eq!(all, demo_ids());
@@ -375,7 +375,7 @@ fn outage_then_restart_delivers_everything_exactly_once() {
             .unwrap()
             .lines()
             .count(),
-        19
+        18
     );
 
     let rx = start(port, Arc::new(|_: &Req, _| ok("{}")));
@@ -397,11 +397,11 @@ fn outage_then_restart_delivers_everything_exactly_once() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids.len(), 19, "each finding exactly once after the outage");
+    assert_eq!(ids.len(), 18, "each finding exactly once after the outage");
     assert_eq!(ids.iter().cloned().collect::<BTreeSet<_>>(), demo_ids());
     let out = run(&["deliver", "--route", &route, "--timeout", "5s"], &[]);
     assert!(out.status.success());
-    assert_eq!(rx.reqs.lock().unwrap().len(), 19, "nothing left to send");
+    assert_eq!(rx.reqs.lock().unwrap().len(), 18, "nothing left to send");
 }
 
 #[test]
@@ -503,7 +503,7 @@ fn unauthorized_halts_the_sink_and_keeps_findings_spooled() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(rx.reqs.lock().unwrap().len(), 1, "401 is not retried");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("19 findings stay spooled"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("18 findings stay spooled"));
 }
 
 #[test]
@@ -606,7 +606,7 @@ fn security_hub_batch_import_is_signed_and_handles_failed_findings() {
     assert!(out.status.success(), "{stderr}");
     assert_eq!(rx.reqs.lock().unwrap().len(), 1);
     assert!(
-        stderr.contains("\"sent\":18") && stderr.contains("\"failed\":1"),
+        stderr.contains("\"sent\":17") && stderr.contains("\"failed\":1"),
         "{stderr}"
     );
     assert!(

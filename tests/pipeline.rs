@@ -383,3 +383,70 @@ fn nat_legs_addressed_to_the_nat_raise_nothing() {
     );
     assert_eq!(dns[0].flows_seen_on_nat, 1);
 }
+
+/// Scans flow-log text with the sample inventory; returns (category, dst_ip, dst_port) per
+/// finding of the processing job's ENI, whose subnet routes to the internet through the NAT.
+fn scan_text(name: &str, text: &str) -> Vec<(String, String, Option<u16>)> {
+    let input = Input::Memory {
+        name: name.into(),
+        data: bytes::Bytes::from(text.to_string()),
+    };
+    let r = engine().scan(&[input], &ScanOptions::default());
+    assert_eq!(r.summary.skipped, 0, "{name}: every line decodes");
+    let mut v: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| {
+            assert_eq!(f.eni, "eni-0f00000000000b301");
+            assert_eq!(f.path, "nat-gateway", "{} {}", f.category, f.dst_ip);
+            (f.category.clone(), f.dst_ip.clone(), f.dst_port)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn one(cat: &str, ip: &str, port: u16) -> (String, String, Option<u16>) {
+    (cat.into(), ip.into(), Some(port))
+}
+
+/// DNS to an internet resolver through the NAT is one dns-egress finding, not also
+/// internet-egress; a TLS-optional port (PostgreSQL) is plaintext only on encryption-status 0
+/// evidence, a cleartext-by-definition port (FTP) on its port alone, and encryption-status
+/// decides for every port when present.
+#[test]
+fn one_finding_per_flow_and_plaintext_needs_evidence_for_tls_optional_ports() {
+    let v2 = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+        2 eni-0f00000000000b301 10.20.2.41 9.9.9.9 40000 53 17 1 80 1795172580 1795172600 ACCEPT OK\n\
+        2 eni-0f00000000000b301 10.20.2.41 203.0.113.54 40001 5432 6 10 4000 1795172580 1795172600 ACCEPT OK\n\
+        2 eni-0f00000000000b301 10.20.2.41 203.0.113.21 40002 21 6 10 4000 1795172580 1795172600 ACCEPT OK\n";
+    assert_eq!(
+        scan_text("v2.log", v2),
+        [
+            one("dns-egress", "9.9.9.9", 53),
+            one("internet-egress", "203.0.113.21", 21),
+            one("internet-egress", "203.0.113.54", 5432),
+            one("plaintext-transit", "203.0.113.21", 21),
+        ]
+    );
+    let v10 = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status encryption-status\n\
+        10 eni-0f00000000000b301 10.20.2.41 9.9.9.9 40000 53 17 1 80 1795172580 1795172600 ACCEPT OK 0\n\
+        10 eni-0f00000000000b301 10.20.2.41 203.0.113.55 40001 5432 6 10 4000 1795172580 1795172600 ACCEPT OK 0\n\
+        10 eni-0f00000000000b301 10.20.2.41 203.0.113.56 40003 5432 6 10 4000 1795172580 1795172600 ACCEPT OK 1\n\
+        10 eni-0f00000000000b301 10.20.2.41 203.0.113.43 40004 443 6 10 4000 1795172580 1795172600 ACCEPT OK 0\n\
+        10 eni-0f00000000000b301 10.20.2.41 203.0.113.22 40005 21 6 10 4000 1795172580 1795172600 ACCEPT OK 1\n";
+    assert_eq!(
+        scan_text("v10.log", v10),
+        [
+            // DNS with encryption-status 0 is also plaintext: the field decides for every port.
+            one("dns-egress", "9.9.9.9", 53),
+            one("internet-egress", "203.0.113.22", 21),
+            one("internet-egress", "203.0.113.43", 443),
+            one("internet-egress", "203.0.113.55", 5432),
+            one("internet-egress", "203.0.113.56", 5432),
+            one("plaintext-transit", "203.0.113.43", 443),
+            one("plaintext-transit", "203.0.113.55", 5432),
+            one("plaintext-transit", "9.9.9.9", 53),
+        ]
+    );
+}

@@ -204,6 +204,9 @@ mod tests {
 schema = 1
 pack = "t"
 version = "1"
+[classify]
+# 6379 is TLS-optional in the built-in pack, which wins; 1500 becomes cleartext by port.
+cleartext_ports = [1500, 6379]
 [[rule]]
 id = "T-1"
 category = "c"
@@ -228,6 +231,17 @@ destination = ["aws-service"]
 dst_service_not = ["S3"]
 dst_region = ["other", "unknown"]
 resource_kind = ["notebook-instance"]
+[[rule]]
+id = "T-3"
+category = "c"
+severity = "low"
+title = "t"
+control = "x"
+scope = "all"
+[rule.match]
+direction = ["egress"]
+cleartext = false
+dst_port_not = [53]
 "#;
         let mut set = RuleSet::builtin();
         set.add_text("extra.toml", extra).unwrap();
@@ -250,6 +264,11 @@ resource_kind = ["notebook-instance"]
                 Some(1500),
                 Some(853),
                 Some(40000),
+                // Cleartext by definition, and TLS-optional (judged only by encryption-status).
+                Some(21),
+                Some(25),
+                Some(5432),
+                Some(6379),
             ];
             let mut matched = 0;
             for _ in 0..200_000 {

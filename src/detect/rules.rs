@@ -129,8 +129,15 @@ fn yes() -> bool {
 pub struct Classify {
     #[serde(default)]
     pub internet_services: Vec<String>,
+    /// Protocols that are cleartext by definition: without an encryption-status field, traffic
+    /// to these ports is `cleartext`.
     #[serde(default)]
     pub cleartext_ports: Vec<u16>,
+    /// Protocols that carry TLS as often as not (databases, brokers, SMTP with STARTTLS): only
+    /// an encryption-status of 0 makes their traffic `cleartext`, never the port alone. A port
+    /// listed here by any loaded pack is removed from every pack's `cleartext_ports`.
+    #[serde(default)]
+    pub tls_optional_ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,9 +243,23 @@ impl RuleSet {
         self.classify
             .internet_services
             .extend(pack.classify.internet_services);
+        if let Some(p) = pack
+            .classify
+            .cleartext_ports
+            .iter()
+            .find(|p| pack.classify.tls_optional_ports.contains(p))
+        {
+            return Err(invalid(format!(
+                "line {}: port {p} is in both `cleartext_ports` and `tls_optional_ports`; keep it in one",
+                line_of(text, "tls_optional_ports")
+            )));
+        }
         self.classify
             .cleartext_ports
             .extend(pack.classify.cleartext_ports);
+        self.classify
+            .tls_optional_ports
+            .extend(pack.classify.tls_optional_ports);
         self.packs.push((pack.pack, pack.version));
         self.rules.extend(pack.rules);
         Ok(())
@@ -425,7 +446,7 @@ impl Compiled {
     }
 
     /// The port conditions, and `cleartext` as judged by the port alone (when the record has
-    /// no encryption-status).
+    /// no encryption-status); `cleartext_ports` excludes TLS-optional ports.
     pub(crate) fn port_pass(&self, dport: Option<u16>, cleartext_ports: &[u64; 1024]) -> bool {
         self.ports
             .as_ref()
@@ -485,6 +506,9 @@ impl Compiled {
                 .as_ref()
                 .is_none_or(|k| k.get(f.resource as usize).copied().unwrap_or(false))
             && self.cleartext.is_none_or(|want| {
+                // encryption-status decides for every port when the log has it; without it only
+                // a cleartext-by-definition port is cleartext (TLS-optional ports are not in
+                // the set).
                 let clear = match f.encryption {
                     Some(e) => e == 0,
                     None => f.dport.is_some_and(|p| has_port(cleartext_ports, p)),
@@ -506,6 +530,8 @@ pub struct CompiledRule {
 #[derive(Clone)]
 pub struct CompiledRules {
     pub rules: Vec<CompiledRule>,
+    /// Ports that are cleartext by port alone (no encryption-status): `cleartext_ports` minus
+    /// `tls_optional_ports`.
     pub cleartext_ports: Box<[u64; 1024]>,
     /// Candidate rules per record from table lookups (`None` for packs over 64 rules).
     pub prefilter: Option<std::sync::Arc<super::prefilter::Prefilter>>,
@@ -526,6 +552,10 @@ impl CompiledRules {
         let mut clear = Box::new([0u64; 1024]);
         for &p in &set.classify.cleartext_ports {
             clear[p as usize / 64] |= 1 << (p % 64);
+        }
+        // A TLS-optional port is never cleartext by port alone, whichever pack listed it.
+        for &p in &set.classify.tls_optional_ports {
+            clear[p as usize / 64] &= !(1 << (p % 64));
         }
         let mut c = CompiledRules {
             rules: set
@@ -643,5 +673,134 @@ mod tests {
         f.dport = Some(443);
         f.path = Path::InternetGateway as u8;
         assert!(!k.matches(&f, &clear));
+    }
+
+    /// Egress accepted through a NAT gateway to an internet address, on `dport`.
+    fn nat_internet(dport: u16, encryption: Option<u8>) -> Facts {
+        Facts {
+            dir: Dir::Egress as u8,
+            action: crate::schema::ACTION_ACCEPT,
+            path: Path::NatGateway as u8,
+            class: DstClass::Internet as u8,
+            svc: u16::MAX,
+            region: 0,
+            dport: Some(dport),
+            proto: 6,
+            resource: u32::MAX,
+            isolation: None,
+            encryption,
+        }
+    }
+
+    /// Ids of the rules that raise a finding for `f` (match, and no `unless` holds).
+    fn firing(c: &CompiledRules, f: &Facts) -> Vec<String> {
+        c.rules
+            .iter()
+            .filter(|r| {
+                r.when.matches(f, &c.cleartext_ports)
+                    && !r.unless.iter().any(|u| u.matches(f, &c.cleartext_ports))
+            })
+            .map(|r| r.def.id.clone())
+            .collect()
+    }
+
+    fn compile(set: &RuleSet) -> CompiledRules {
+        let m = Model::build(&Default::default(), None);
+        CompiledRules::compile(set, &m, Scope::All)
+    }
+
+    fn pack(classify: &str) -> String {
+        format!(
+            "schema = 1\npack = \"p\"\nversion = \"1\"\n[classify]\n{classify}\n[[rule]]\nid = \"P-1\"\ncategory = \"plaintext-transit\"\nseverity = \"low\"\ntitle = \"t\"\ncontrol = \"c\"\n[rule.match]\ndirection = [\"egress\"]\ncleartext = true\n"
+        )
+    }
+
+    #[test]
+    fn builtin_splits_cleartext_from_tls_optional_ports() {
+        let s = RuleSet::builtin();
+        let c = &s.classify;
+        for p in [20, 21, 23, 80, 110, 143, 389, 513, 514, 1883, 11211] {
+            assert!(c.cleartext_ports.contains(&p), "{p} cleartext");
+        }
+        for p in [25, 3306, 5432, 5672, 6379, 8080, 9200, 27017] {
+            assert!(c.tls_optional_ports.contains(&p), "{p} tls-optional");
+            assert!(!c.cleartext_ports.contains(&p), "{p} not cleartext");
+        }
+    }
+
+    #[test]
+    fn tls_optional_ports_need_encryption_status_evidence() {
+        let c = compile(&RuleSet::builtin());
+        let plain = |dport, enc| firing(&c, &nat_internet(dport, enc)).contains(&"EW-005".into());
+        // Cleartext by definition: the port is enough without the field.
+        assert!(plain(21, None));
+        assert!(plain(80, None));
+        // TLS-optional: never by port alone; encryption-status 0 is the evidence.
+        for p in [25, 3306, 5432, 5672, 6379, 8080, 9200, 27017] {
+            assert!(!plain(p, None), "{p} without encryption-status");
+            assert!(plain(p, Some(0)), "{p} with encryption-status 0");
+            assert!(!plain(p, Some(1)), "{p} with encryption-status 1");
+        }
+        // With the field, it decides for every port.
+        assert!(plain(443, Some(0)));
+        assert!(!plain(443, None));
+        assert!(!plain(21, Some(1)));
+        assert!(!plain(80, Some(2)));
+    }
+
+    #[test]
+    fn pack_with_only_cleartext_ports_still_loads_and_judges_by_them() {
+        let mut s = RuleSet::default();
+        s.add_text("old.toml", &pack("cleartext_ports = [80, 5432]"))
+            .unwrap();
+        assert!(s.classify.tls_optional_ports.is_empty());
+        let c = compile(&s);
+        assert_eq!(firing(&c, &nat_internet(5432, None)), ["P-1"]);
+        assert_eq!(firing(&c, &nat_internet(80, None)), ["P-1"]);
+        assert!(firing(&c, &nat_internet(443, None)).is_empty());
+    }
+
+    #[test]
+    fn tls_optional_in_any_pack_wins_over_cleartext_in_another() {
+        let mut s = RuleSet::default();
+        s.add_text("a.toml", &pack("cleartext_ports = [80, 5432]"))
+            .unwrap();
+        s.add_text(
+            "b.toml",
+            &pack("tls_optional_ports = [5432]").replace("P-1", "P-2"),
+        )
+        .unwrap();
+        let c = compile(&s);
+        assert!(firing(&c, &nat_internet(5432, None)).is_empty());
+        assert_eq!(firing(&c, &nat_internet(5432, Some(0))), ["P-1", "P-2"]);
+        assert_eq!(firing(&c, &nat_internet(80, None)), ["P-1", "P-2"]);
+    }
+
+    #[test]
+    fn port_in_both_lists_of_one_pack_is_rejected() {
+        let e = RuleSet::default()
+            .add_text(
+                "r.toml",
+                &pack("cleartext_ports = [80, 5432]\ntls_optional_ports = [5432]"),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("r.toml") && e.contains("line 6") && e.contains("5432"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn dns_through_nat_is_one_dns_egress_finding() {
+        let c = compile(&RuleSet::builtin());
+        assert_eq!(firing(&c, &nat_internet(53, None)), ["EW-006"]);
+        assert_eq!(firing(&c, &nat_internet(853, None)), ["EW-006"]);
+        let mut igw = nat_internet(53, None);
+        igw.path = Path::InternetGateway as u8;
+        assert_eq!(firing(&c, &igw), ["EW-006"]);
+        // Other ports through NAT stay internet egress.
+        assert_eq!(firing(&c, &nat_internet(443, None)), ["EW-002"]);
+        assert_eq!(firing(&c, &nat_internet(54, None)), ["EW-002"]);
     }
 }
