@@ -9,7 +9,11 @@
 //! - `list` and `get` read what was completely written.
 //!
 //! Append-only data (the ledger) is a series of `put_new` segments with unique names, so two
-//! writers never conflict and a reader merges all segments.
+//! writers never conflict and a reader merges all segments. State that is replaced as a whole
+//! (baseline state) is a series of numbered generations ([`snapshot`]): each one `put_new`, the
+//! name being the compare-and-swap; `delete` prunes old generations.
+
+pub mod snapshot;
 
 use std::fs;
 use std::io::Write;
@@ -173,6 +177,59 @@ impl Store {
         }
     }
 
+    /// Like [`Store::get`], but `None` when the object does not exist (deleted since it was
+    /// listed, say).
+    pub async fn get_if_exists(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Local(root) => match fs::read(root.join(name)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(self.io(format!("reading {name}: {e}"))),
+            },
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => match crate::aws::get_object(client, bucket, &format!("{prefix}{name}")).await {
+                Ok(b) => Ok(Some(b.to_vec())),
+                Err(crate::aws::AwsError::Missing { .. }) => Ok(None),
+                Err(e) => Err(StoreError::S3 {
+                    location: self.location(),
+                    message: e.to_string(),
+                }),
+            },
+        }
+    }
+
+    /// Removes an object; removing one that does not exist is not an error.
+    pub async fn delete(&self, name: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Local(root) => match fs::remove_file(root.join(name)) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(self.io(format!("deleting {name}: {e}"))),
+            },
+            Store::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let key = format!("{prefix}{name}");
+                client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| StoreError::S3 {
+                        location: self.location(),
+                        message: format!("deleting {key}: {}", DisplayErrorContext(&e)),
+                    })
+            }
+        }
+    }
+
     /// Writes a new object; fails with [`StoreError::Exists`] if `name` is taken.
     pub async fn put_new(&self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         match self {
@@ -280,6 +337,14 @@ mod tests {
         );
         assert_eq!(s.get("ledger/a.jsonl").await.unwrap(), b"one\n");
         assert!(s.list("nothing").await.unwrap().is_empty());
+        s.delete("ledger/a.jsonl").await.unwrap();
+        s.delete("ledger/a.jsonl").await.unwrap();
+        assert_eq!(s.get_if_exists("ledger/a.jsonl").await.unwrap(), None);
+        assert_eq!(
+            s.get_if_exists("ledger/b.jsonl").await.unwrap().as_deref(),
+            Some(&b"three\n"[..])
+        );
+        assert_eq!(s.list("ledger").await.unwrap(), ["ledger/b.jsonl"]);
     }
 
     #[test]

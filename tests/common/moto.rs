@@ -20,6 +20,26 @@ impl Drop for Moto {
 /// A server from `EGRESSWATCH_MOTO_PYTHON`; `None` (the test skips, saying so) when it is not
 /// set outside CI, a panic in CI (scripts/test.sh always sets it).
 pub fn moto() -> Option<Moto> {
+    from_env(start)
+}
+
+/// Like [`moto`], but its threads are not preempted while running Python code (a 60 s GIL
+/// switch interval; they still switch on I/O). moto checks `If-None-Match` / `If-Match` and then
+/// stores the object in two steps; with preemption a second request could pass the check in
+/// between, which S3 itself never allows. Tests of concurrent conditional writes use this one.
+pub fn moto_atomic_conditionals() -> Option<Moto> {
+    from_env(|p| {
+        spawn(
+            p,
+            &[
+                "-c",
+                "import sys; sys.setswitchinterval(60); from moto.server import main; main()",
+            ],
+        )
+    })
+}
+
+fn from_env(start: impl FnOnce(&Path) -> Moto) -> Option<Moto> {
     match std::env::var("EGRESSWATCH_MOTO_PYTHON") {
         Ok(p) => Some(start(Path::new(&p))),
         Err(_) if std::env::var_os("CI").is_some() => {
@@ -34,20 +54,19 @@ pub fn moto() -> Option<Moto> {
 
 /// A server run by `python` (a venv with moto installed).
 pub fn start(python: &Path) -> Moto {
+    spawn(python, &["-m", "moto.server"])
+}
+
+/// `python ARGS -H 127.0.0.1 -p PORT` on a free port, once it accepts connections.
+fn spawn(python: &Path, args: &[&str]) -> Moto {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let child = Command::new(python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
+        .args(args)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
