@@ -2,4 +2,5 @@
 //! part of it, hence the `dead_code` allowance).
 #![allow(dead_code)]
 
+pub mod account;
 pub mod moto;
