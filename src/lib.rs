@@ -5,6 +5,7 @@
 //! [`scan`].
 
 pub mod aws;
+pub mod baseline;
 pub mod decode;
 pub mod deliver;
 pub mod detect;

@@ -257,9 +257,22 @@ struct ScanArgs {
     #[command(flatten)]
     history: HistoryArgs,
     #[command(flatten)]
+    baseline: BaselineArgs,
+    #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Args)]
+struct BaselineArgs {
+    /// Where baselines persist between runs: a folder or s3://bucket/prefix. Without it a scan
+    /// learns from its own input only, and every open hour is closed at the end.
+    #[arg(long)]
+    state: Option<String>,
+    /// Turn the behavioural baselines (EW-1xx) off for this run.
+    #[arg(long)]
+    no_baseline: bool,
 }
 
 #[derive(Args)]
@@ -701,8 +714,24 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         max_line_len: a.max_line_bytes,
         ..Default::default()
     };
-    let opts = options(&a.common, decode)?;
+    let mut opts = options(&a.common, decode)?;
+    let names: Vec<String> = inputs
+        .iter()
+        .map(egresswatch::decode::Input::name)
+        .collect();
+    let objects: Vec<String> = inputs
+        .iter()
+        .zip(&names)
+        .map(|(i, n)| baseline_persist::object_id(n, &scan::input_len(i).to_string()))
+        .collect();
+    let mut stage = BaselineStage::open(&a.baseline, &rules, &a.aws, &rt)?;
+    if let Some(st) = stage.as_mut() {
+        opts.baseline = Some(objects.iter().map(|o| !st.engine.first_time(o)).collect());
+    }
     let mut result = engine.scan(&inputs, &opts);
+    if let Some(st) = stage {
+        st.finish(&mut result, &engine.model, &objects, &names, &rt)?;
+    }
     result.summary.history = history;
     result.summary.files += missing.len() as u64;
     result.summary.failed_files += missing.len() as u64;
@@ -711,6 +740,94 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     }
     result.summary.errors.extend(missing);
     finish(&a.common, &result, Format::Jsonl)
+}
+
+use egresswatch::baseline::persist as baseline_persist;
+
+/// The anomaly stage of one CLI run: the engine (with the persisted state, if any) and where
+/// to save it.
+struct BaselineStage {
+    engine: egresswatch::baseline::Engine,
+    cfg: egresswatch::baseline::BaselineConfig,
+    snaps: Option<egresswatch::state::snapshot::Snapshots>,
+    loaded: Option<u64>,
+}
+
+impl BaselineStage {
+    fn open(
+        a: &BaselineArgs,
+        rules: &RuleSet,
+        aws: &AwsArgs,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<Option<BaselineStage>> {
+        let cfg = rules.baseline.clone();
+        if a.no_baseline || !cfg.enabled {
+            return Ok(None);
+        }
+        let snaps = match &a.state {
+            Some(loc) => {
+                let store = egresswatch::state::Store::open(loc, || Some(aws.s3(rt)))?;
+                Some(baseline_persist::snapshots(store))
+            }
+            None => None,
+        };
+        let (loaded, state) = match &snaps {
+            Some(s) => match rt.block_on(baseline_persist::load(s))? {
+                Some((g, st)) => (Some(g), Some(st)),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        let engine = egresswatch::baseline::Engine::new(cfg.clone(), state)
+            .map_err(|m| anyhow::anyhow!("--state: {m}"))?;
+        Ok(Some(BaselineStage {
+            engine,
+            cfg,
+            snaps,
+            loaded,
+        }))
+    }
+
+    /// Scores the run's observations, adds the anomaly findings, saves the state.
+    fn finish(
+        mut self,
+        result: &mut scan::ScanResult,
+        model: &egresswatch::enrich::Model,
+        objects: &[String],
+        files: &[String],
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<()> {
+        let obs = result.baseline.take().unwrap_or_default();
+        let flush = self.snaps.is_none();
+        let fresh: Vec<String> = objects.to_vec();
+        self.engine.absorb(obs.clone(), model, files);
+        let anomalies = self.engine.advance(flush, model);
+        self.engine.fill_summary();
+        result.findings.extend(anomalies);
+        result.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.first_seen.cmp(&b.first_seen))
+                .then(a.id.cmp(&b.id))
+        });
+        result.summary.findings = result.findings.len() as u64;
+        result.summary.baseline = Some(self.engine.summary.clone());
+        if let Some(s) = &self.snaps {
+            let g = rt.block_on(baseline_persist::save(
+                s,
+                &self.engine,
+                self.loaded,
+                &obs,
+                &fresh,
+                files,
+                model,
+                &self.cfg,
+                flush,
+            ))?;
+            tracing::info!(generation = g, state = %s.location(), "baseline state saved");
+        }
+        Ok(())
+    }
 }
 
 fn load_inventory(path: Option<&Path>) -> Result<Inventory> {

@@ -85,7 +85,7 @@ fn no_resource() -> Finding {
 fn ipv6() -> Finding {
     let mut f = internet();
     f.src_ip = Some("2600:1f18:aaaa:bb01::21".into());
-    f.dst_ip = "2001:db8::50".into();
+    f.dst_ip = Some("2001:db8::50".into());
     f
 }
 

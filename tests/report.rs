@@ -419,7 +419,7 @@ fn ten_thousand_findings_stay_under_five_megabytes() {
             vpc_id: Some("vpc-0a1b2c3d4e5f60718".into()),
             subnet_id: Some("subnet-0b0000000000000b1".into()),
             src_ip: Some("10.20.1.10".into()),
-            dst_ip: format!("203.0.113.{}", i % 250),
+            dst_ip: Some(format!("203.0.113.{}", i % 250)),
             dst_port: Some(443),
             dst_ports: vec![443],
             protocol: 6,
@@ -432,6 +432,7 @@ fn ten_thousand_findings_stay_under_five_megabytes() {
                 name: format!("fraud-train-{i}"),
                 arn: None,
                 network_isolation: Some(false),
+                family: None,
             }),
             attribution: None,
             window_start: Some("2026-11-20T09:00:00Z".into()),
@@ -443,6 +444,10 @@ fn ten_thousand_findings_stay_under_five_megabytes() {
             flows_seen_on_nat: 0,
             evidence: (0..20).map(|l| Evidence { file: file.clone(), line: i * 20 + l }).collect(),
             evidence_omitted: 20,
+            activity: Default::default(),
+            revision: 1,
+            dst_class: None,
+            anomaly: None,
         })
         .collect();
     let r = report::build(report::ReportInput {

@@ -87,8 +87,9 @@ impl Suppressor {
         let has_dst_filter = !self.nets.is_empty() || !self.services.is_empty();
         let dst_ok = !has_dst_filter
             || f.dst_ip
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| self.nets.iter().any(|n| n.contains(&ip)))
+                .as_deref()
+                .and_then(|d| d.parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| self.nets.iter().any(|n| n.contains(&ip)))
             || f.dst_service
                 .as_deref()
                 .is_some_and(|s| self.services.iter().any(|x| x == s));

@@ -16,6 +16,32 @@ pub struct FindingResource {
     pub name: String,
     pub arn: Option<String>,
     pub network_isolation: Option<bool>,
+    /// The baseline family (anomaly findings): `training-job/fraud-xgb`, `endpoint/risk-scoring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+}
+
+/// Whether a finding is raised for the first time or is a later revision of the same id with
+/// cumulative counters (continuous modes); a scan emits each finding once, `new`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activity {
+    #[default]
+    New,
+    Update,
+}
+
+impl Activity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::New => "new",
+            Activity::Update => "update",
+        }
+    }
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 /// How sure the attribution of a finding's ENI to its resource is (README "Forensic replay").
@@ -79,7 +105,8 @@ pub struct Finding {
     pub vpc_id: Option<String>,
     pub subnet_id: Option<String>,
     pub src_ip: Option<String>,
-    pub dst_ip: String,
+    /// Null for a class-level anomaly (`dst_class` says which class).
+    pub dst_ip: Option<String>,
     pub dst_port: Option<u16>,
     pub dst_ports: Vec<u16>,
     pub protocol: u8,
@@ -104,6 +131,27 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// Records behind the finding beyond those listed in `evidence`.
     pub evidence_omitted: u64,
+    #[serde(default)]
+    pub activity: Activity,
+    /// 1 when first raised; each update of the same id adds one.
+    #[serde(default = "first_revision")]
+    pub revision: u32,
+    /// The destination class of an anomaly (`s3-gateway`, `internet:203.0.113.0/24`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst_class: Option<String>,
+    /// Why an anomaly finding fired: observed against baseline (README "Baselines").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<crate::baseline::Anomaly>,
+}
+
+impl Finding {
+    /// The destination in words for printers: the address, else the anomaly's class.
+    pub fn dst(&self) -> &str {
+        self.dst_ip
+            .as_deref()
+            .or(self.dst_class.as_deref())
+            .unwrap_or("-")
+    }
 }
 
 /// Deterministic finding id: the same rule, ENI, destination and window always give the same id,
@@ -181,6 +229,7 @@ fn resource_of(r: &crate::enrich::model::ResourceInfo) -> FindingResource {
         name: r.name.to_string(),
         arn: r.arn.as_deref().map(str::to_string),
         network_isolation: r.network_isolation,
+        family: None,
     }
 }
 
@@ -359,7 +408,7 @@ pub fn build(
                 vpc_id,
                 subnet_id,
                 src_ip,
-                dst_ip,
+                dst_ip: Some(dst_ip),
                 dst_port,
                 dst_ports,
                 protocol: a.rep.proto,
@@ -378,6 +427,10 @@ pub fn build(
                 flows_seen_on_nat: a.attributed,
                 evidence_omitted: a.flows.saturating_sub(evidence.len() as u64),
                 evidence,
+                activity: Activity::New,
+                revision: 1,
+                dst_class: None,
+                anomaly: None,
             })
         })
         .collect();

@@ -152,6 +152,9 @@ pub struct PackFile {
     pub classify: Classify,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleDef>,
+    /// Behavioural baselines (rules EW-1xx): thresholds, learning, family overrides.
+    #[serde(default)]
+    pub baseline: Option<crate::baseline::BaselineConfig>,
 }
 
 /// Every loaded pack, merged.
@@ -159,6 +162,8 @@ pub struct PackFile {
 pub struct RuleSet {
     pub rules: Vec<RuleDef>,
     pub classify: Classify,
+    /// The last loaded pack's `[baseline]`, else the defaults.
+    pub baseline: crate::baseline::BaselineConfig,
     pub packs: Vec<(String, String)>,
 }
 
@@ -260,6 +265,15 @@ impl RuleSet {
         self.classify
             .tls_optional_ports
             .extend(pack.classify.tls_optional_ports);
+        if let Some(b) = pack.baseline {
+            b.validate().map_err(|m| {
+                invalid(format!(
+                    "line {}: [baseline] {m}",
+                    line_of(text, "[baseline")
+                ))
+            })?;
+            self.baseline = b;
+        }
         self.packs.push((pack.pack, pack.version));
         self.rules.extend(pack.rules);
         Ok(())

@@ -468,5 +468,13 @@ pub async fn replay_with_traffic(
     };
     let mut summary = summary;
     summary.add_unknown(std::mem::take(&mut state.unknown));
-    Ok((ScanResult { findings, summary }, totals, state.names))
+    Ok((
+        ScanResult {
+            findings,
+            summary,
+            baseline: None,
+        },
+        totals,
+        state.names,
+    ))
 }

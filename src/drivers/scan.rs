@@ -49,6 +49,9 @@ pub struct ScanOptions {
     pub decode: DecodeOptions,
     pub detect: DetectOptions,
     pub threads: usize,
+    /// The anomaly stage's observations: `None` off; `Some(skip)` on, except for inputs
+    /// whose `skip[i]` is true (objects a persisted baseline already counted).
+    pub baseline: Option<Vec<bool>>,
 }
 
 impl Default for ScanOptions {
@@ -57,6 +60,7 @@ impl Default for ScanOptions {
             decode: DecodeOptions::default(),
             detect: DetectOptions::default(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            baseline: None,
         }
     }
 }
@@ -95,6 +99,9 @@ pub struct Summary {
     /// What reading CloudTrail and the ledger did (`--cloudtrail`, `--ledger`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<crate::inventory::history::HistoryReport>,
+    /// What the behavioural baselines did (profiles, learning, anomalies), when they ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::BaselineSummary>,
 }
 
 /// Counters of one ENI no source knows.
@@ -152,6 +159,8 @@ pub struct Unattributed {
 pub struct ScanResult {
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// The anomaly stage's observations, when `ScanOptions::baseline` asked for them.
+    pub baseline: Option<crate::baseline::Observations>,
 }
 
 /// Expands files and folders (recursively) into inputs, in a stable order. In folders only
@@ -205,7 +214,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn input_len(i: &Input) -> u64 {
+pub fn input_len(i: &Input) -> u64 {
     match i {
         Input::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
         Input::Memory { data, .. } => data.len() as u64,
@@ -239,7 +248,14 @@ pub fn run_with_traffic(
     let findings = detect::findings::build(part.aggregates, rules, model, &names);
     summary.findings = findings.len() as u64;
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    (ScanResult { findings, summary }, part.traffic)
+    (
+        ScanResult {
+            findings,
+            summary,
+            baseline: part.baseline,
+        },
+        part.traffic,
+    )
 }
 
 /// Aggregates of a set of inputs, before findings are built: several partials (chunks of a
@@ -254,6 +270,8 @@ pub struct Partial {
     pub millis: Vec<u64>,
     /// Traffic totals, when asked for ([`run_partial_with`]).
     pub traffic: Option<Traffic>,
+    /// The anomaly stage's observations, when `ScanOptions::baseline` is set.
+    pub baseline: Option<crate::baseline::Observations>,
 }
 
 impl Summary {
@@ -370,11 +388,16 @@ pub fn run_partial_with(
         u64,
         Vec<(String, UnknownAcc)>,
         Vec<(CellKey, Cell)>,
+        Option<crate::baseline::Observations>,
     );
     let worker = || -> WorkerOut {
         let mut enricher = Enricher::new(model, enrich);
         let mut detector = Detector::new(rules, opts.detect);
         let mut totals = traffic.then(TrafficAgg::new);
+        let mut observer = opts
+            .baseline
+            .as_ref()
+            .map(|_| crate::baseline::Observer::new(model));
         let mut stats_out = Vec::new();
         loop {
             let idx = next.fetch_add(1, Ordering::Relaxed);
@@ -382,11 +405,18 @@ pub fn run_partial_with(
             let _span = tracing::info_span!("file", file = %names[idx]).entered();
             let mut stats = FileStats::new(&opts.decode);
             let file_started = Instant::now();
+            let observe = opts
+                .baseline
+                .as_ref()
+                .is_some_and(|skip| !skip.get(idx).copied().unwrap_or(false));
             let result = decode::decode_input(input, &opts.decode, &mut stats, &mut |batch| {
                 enricher.enrich(&batch);
                 detector.observe(&batch, &enricher.out, model, file_base + idx as u32);
                 if let Some(t) = totals.as_mut() {
                     t.observe(&batch, &enricher.out, model);
+                }
+                if let (true, Some(o)) = (observe, observer.as_mut()) {
+                    o.observe(&batch, &enricher.out, model, file_base + idx as u32);
                 }
             });
             if stats.skipped > opts.decode.max_skip_warnings as u64 {
@@ -444,6 +474,7 @@ pub fn run_partial_with(
             matches,
             unknown,
             cells,
+            observer.map(crate::baseline::Observer::finish),
         )
     };
     let outs: Vec<WorkerOut> = if threads == 1 {
@@ -466,7 +497,14 @@ pub fn run_partial_with(
     let mut per_file: Vec<(usize, FileStats, Option<DecodeError>, u64)> = Vec::new();
     let mut parts = Vec::new();
     let mut merged_traffic = traffic.then(Traffic::default);
-    for (agg, stats, matches, unknown, cells) in outs {
+    let mut observations: Option<crate::baseline::Observations> = None;
+    for (agg, stats, matches, unknown, cells, obs) in outs {
+        if let Some(o) = obs {
+            match observations.as_mut() {
+                Some(m) => m.merge(o),
+                None => observations = Some(o),
+            }
+        }
         if let Some(t) = merged_traffic.as_mut() {
             t.absorb(cells);
         }
@@ -506,6 +544,7 @@ pub fn run_partial_with(
         ok,
         millis,
         traffic: merged_traffic,
+        baseline: observations,
     }
 }
 

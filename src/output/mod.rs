@@ -88,9 +88,9 @@ fn write_table(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
                 .as_ref()
                 .map_or_else(|| "-".to_string(), |r| format!("{}/{}", r.kind, r.name));
             let dest = match f.dst_port {
-                Some(p) if f.dst_ip.contains(':') => format!("[{}]:{p}", f.dst_ip),
-                Some(p) => format!("{}:{p}", f.dst_ip),
-                None => f.dst_ip.clone(),
+                Some(p) if f.dst().contains(':') => format!("[{}]:{p}", f.dst()),
+                Some(p) => format!("{}:{p}", f.dst()),
+                None => f.dst().to_string(),
             };
             let service = match (&f.dst_service, &f.dst_region) {
                 (Some(s), Some(r)) => format!("{s} {r}"),

@@ -80,7 +80,7 @@ pub fn render(r: &Report) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
                 f.eni.clone(),
                 opt(&f.vpc_id),
                 opt(&f.subnet_id),
-                f.dst_ip.clone(),
+                f.dst().to_string(),
                 opt(&f.dst_port),
                 f.path.clone(),
                 opt(&f.dst_service),

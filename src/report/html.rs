@@ -618,8 +618,8 @@ pub fn render(r: &Report) -> String {
             .collect();
         let more = f.evidence_omitted + ev.len().saturating_sub(EVIDENCE_SHOWN) as u64;
         let dst = match f.dst_port {
-            Some(p) => format!("{}:{p}", f.dst_ip),
-            None => f.dst_ip.clone(),
+            Some(p) => format!("{}:{p}", f.dst()),
+            None => f.dst().to_string(),
         };
         let _ = write!(
             rows,

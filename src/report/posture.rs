@@ -381,7 +381,8 @@ fn finding(rule: &PostureRule, s: Subject<'_>) -> Finding {
         vpc_id: s.vpc,
         subnet_id: s.subnet,
         src_ip: None,
-        dst_ip: String::new(),
+        // Kept as an empty string (not null) as posture findings always had it.
+        dst_ip: Some(String::new()),
         dst_port: None,
         dst_ports: Vec::new(),
         protocol: 0,
@@ -400,6 +401,10 @@ fn finding(rule: &PostureRule, s: Subject<'_>) -> Finding {
         flows_seen_on_nat: 0,
         evidence: Vec::new(),
         evidence_omitted: cell.flows,
+        activity: crate::detect::findings::Activity::New,
+        revision: 1,
+        dst_class: None,
+        anomaly: None,
     }
 }
 
@@ -417,6 +422,7 @@ fn resource_ref(model: &Model, kind: &str, name: &str) -> (Option<u32>, FindingR
             name: name.to_string(),
             arn: r.and_then(|r| r.arn.as_deref().map(str::to_string)),
             network_isolation: r.and_then(|r| r.network_isolation),
+            family: None,
         },
     )
 }

@@ -254,10 +254,10 @@ pub fn finding<'a>(f: &'a Finding, ctx: &'a FormatContext) -> Result<AsffFinding
         Some(ip) => (Some(ip), None),
         None => (None, None),
     };
-    let (dst4, dst6) = if is_ipv6(&f.dst_ip) {
-        (None, Some(f.dst_ip.as_str()))
-    } else {
-        (Some(f.dst_ip.as_str()), None)
+    let (dst4, dst6) = match f.dst_ip.as_deref() {
+        Some(ip) if is_ipv6(ip) => (None, Some(ip)),
+        Some(ip) => (Some(ip), None),
+        None => (None, None),
     };
 
     Ok(AsffFinding {

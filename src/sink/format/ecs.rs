@@ -78,7 +78,8 @@ pub struct Source<'a> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Destination<'a> {
-    pub ip: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
 }
@@ -209,14 +210,14 @@ pub fn document<'a>(f: &'a Finding, ctx: &'a FormatContext) -> EcsDocument<'a> {
             packets: f.packets,
         },
         destination: Destination {
-            ip: &f.dst_ip,
+            ip: f.dst_ip.as_deref(),
             port: f.dst_port,
         },
         network: Network {
             direction: "egress",
             transport: &f.protocol_name,
             iana_number: f.protocol.to_string(),
-            type_: if is_ipv6(&f.dst_ip) { "ipv6" } else { "ipv4" },
+            type_: if is_ipv6(f.dst()) { "ipv6" } else { "ipv4" },
             bytes: f.bytes,
             packets: f.packets,
         },

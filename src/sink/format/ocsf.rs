@@ -417,7 +417,7 @@ pub fn detection_finding<'a>(
             ..Default::default()
         }),
         dst_endpoint: Some(Endpoint {
-            ip: Some(&f.dst_ip),
+            ip: f.dst_ip.as_deref(),
             port: f.dst_port,
             svc_name: f.dst_service.as_deref(),
             ..Default::default()
@@ -427,7 +427,7 @@ pub fn detection_finding<'a>(
             direction: "Outbound",
             protocol_num: f.protocol,
             protocol_name: &f.protocol_name,
-            protocol_ver_id: if is_ipv6(&f.dst_ip) { 6 } else { 4 },
+            protocol_ver_id: if is_ipv6(f.dst()) { 6 } else { 4 },
             boundary_id,
             boundary,
         }),
@@ -454,12 +454,14 @@ pub fn detection_finding<'a>(
             value: ip,
         });
     }
-    observables.push(Observable {
-        name: "evidences[].dst_endpoint.ip",
-        type_id: 2,
-        type_: "IP Address",
-        value: &f.dst_ip,
-    });
+    if let Some(ip) = f.dst_ip.as_deref() {
+        observables.push(Observable {
+            name: "evidences[].dst_endpoint.ip",
+            type_id: 2,
+            type_: "IP Address",
+            value: ip,
+        });
+    }
     for r in &resources {
         observables.push(Observable {
             name: "resources[].uid",

@@ -63,9 +63,9 @@ pub fn summary(f: &Finding) -> String {
     }
     escape_mrkdwn(&mut s, &f.eni);
     let dest = match f.dst_port {
-        Some(p) if f.dst_ip.contains(':') => format!("[{}]:{p}", f.dst_ip),
-        Some(p) => format!("{}:{p}", f.dst_ip),
-        None => f.dst_ip.clone(),
+        Some(p) if f.dst().contains(':') => format!("[{}]:{p}", f.dst()),
+        Some(p) => format!("{}:{p}", f.dst()),
+        None => f.dst().to_string(),
     };
     s.push_str(&format!(
         " sent {} in {} flow{} to ",

@@ -165,7 +165,7 @@ pub fn message(f: &Finding, ctx: &FormatContext, opts: &SyslogOptions) -> String
         ("category", &f.category),
         ("control", &f.control),
         ("eni", &f.eni),
-        ("dst", &f.dst_ip),
+        ("dst", f.dst()),
     ];
     if let Some(p) = &port {
         params.push(("dport", p));
@@ -295,11 +295,13 @@ pub fn cef(f: &Finding, ctx: &FormatContext) -> String {
             kv("src", src);
         }
     }
-    if is_ipv6(&f.dst_ip) {
-        kv("c6a3", &f.dst_ip);
-        kv("c6a3Label", "Destination IPv6 Address");
-    } else {
-        kv("dst", &f.dst_ip);
+    match f.dst_ip.as_deref() {
+        Some(ip) if is_ipv6(ip) => {
+            kv("c6a3", ip);
+            kv("c6a3Label", "Destination IPv6 Address");
+        }
+        Some(ip) => kv("dst", ip),
+        None => {}
     }
     if let Some(p) = f.dst_port {
         kv("dpt", &p.to_string());
