@@ -213,6 +213,8 @@ pub struct Engine {
     pub summary: BaselineSummary,
     open: BTreeMap<Slot, NCell>,
     open_beacons: BTreeMap<(String, i64), Vec<u64>>,
+    /// Runs completed during this `advance`: their findings still need who they were.
+    ended: BTreeMap<String, Meta>,
 }
 
 fn slot_of(hour: i64) -> usize {
@@ -299,6 +301,7 @@ impl Engine {
             cfg,
             open: BTreeMap::new(),
             open_beacons: BTreeMap::new(),
+            ended: BTreeMap::new(),
             state,
             summary: BaselineSummary::default(),
         };
@@ -1127,6 +1130,7 @@ impl Engine {
         let Some(p) = self.state.profiles.remove(pk) else {
             return;
         };
+        self.ended.insert(pk.to_string(), p.meta.clone());
         let f = self
             .state
             .families
@@ -1195,8 +1199,12 @@ impl Engine {
                     1
                 }
             };
-            let p = self.state.profiles.get(&c.profile);
-            let meta = p.map(|p| p.meta.clone());
+            let meta = self
+                .state
+                .profiles
+                .get(&c.profile)
+                .map(|p| p.meta.clone())
+                .or_else(|| self.ended.get(&c.profile).cloned());
             let eni = c
                 .cells
                 .iter()
@@ -1294,6 +1302,7 @@ impl Engine {
             });
             self.summary.anomalies += 1;
         }
+        self.ended.clear();
         findings
     }
 
