@@ -351,6 +351,8 @@ struct ReplayCmd {
     #[command(flatten)]
     inputs: InputArgs,
     #[command(flatten)]
+    baseline: BaselineArgs,
+    #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
     common: CommonArgs,
@@ -725,12 +727,20 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         .map(|(i, n)| baseline_persist::object_id(n, &scan::input_len(i).to_string()))
         .collect();
     let mut stage = BaselineStage::open(&a.baseline, &rules, &a.aws, &rt)?;
+    let mut counted = Vec::new();
     if let Some(st) = stage.as_mut() {
-        opts.baseline = Some(objects.iter().map(|o| !st.engine.first_time(o)).collect());
+        let skip: Vec<bool> = objects.iter().map(|o| !st.engine.first_time(o)).collect();
+        counted = objects
+            .iter()
+            .zip(&skip)
+            .filter(|(_, &s)| !s)
+            .map(|(o, _)| o.clone())
+            .collect();
+        opts.baseline = Some(skip);
     }
     let mut result = engine.scan(&inputs, &opts);
     if let Some(st) = stage {
-        st.finish(&mut result, &engine.model, &objects, &names, &rt)?;
+        st.finish(&mut result, &engine.model, &counted, &names, &rt)?;
     }
     result.summary.history = history;
     result.summary.files += missing.len() as u64;
@@ -797,7 +807,10 @@ impl BaselineStage {
         files: &[String],
         rt: &tokio::runtime::Runtime,
     ) -> Result<()> {
-        let obs = result.baseline.take().unwrap_or_default();
+        let Some(obs) = result.baseline.take() else {
+            // The run fed no observations (a resumed replay): the state stays as it was.
+            return Ok(());
+        };
         let flush = self.snaps.is_none();
         let fresh: Vec<String> = objects.to_vec();
         self.engine.absorb(obs.clone(), model, files);
@@ -919,7 +932,15 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
         concurrency: a.concurrency,
         checkpoint: a.checkpoint.clone(),
         max_objects: a.max_objects,
+        baseline_counted: Default::default(),
     };
+    let mut args = args;
+    let mut opts = opts;
+    let stage = BaselineStage::open(&a.baseline, &rules, &a.aws, &rt)?;
+    if let Some(st) = stage.as_ref() {
+        opts.baseline = Some(Vec::new());
+        args.baseline_counted = st.engine.state.seen_objects.keys().cloned().collect();
+    }
     let outputs = egresswatch::report::Outputs {
         html: a.report.clone(),
         json: a.report_json.clone(),
@@ -934,6 +955,16 @@ fn run_replay(a: ReplayCmd) -> Result<ExitCode> {
         &opts,
         reporting,
     ))?;
+    if let Some(mut st) = stage {
+        if result.baseline.is_some() {
+            let counted: Vec<String> = objects
+                .iter()
+                .filter(|o| st.engine.first_time(o))
+                .cloned()
+                .collect();
+            st.finish(&mut result, &engine.model, &counted, &objects, &rt)?;
+        }
+    }
     result.summary.history = history;
     if reporting {
         let files = write_report(

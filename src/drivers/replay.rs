@@ -37,6 +37,9 @@ pub struct ReplayArgs {
     /// Stop after this many objects (for tests and sampling); the checkpoint lets a later run
     /// continue.
     pub max_objects: Option<usize>,
+    /// Objects (`s3://bucket/key`; flow-log keys are never rewritten) the baseline state
+    /// already counted: scanned for rules, not observed again for baselines.
+    pub baseline_counted: std::collections::HashSet<String>,
 }
 
 /// Everything a resumed replay needs: finished objects and the aggregates they produced,
@@ -334,6 +337,15 @@ pub async fn replay_with_traffic(
         }
         tracing::info!(done = state.done.len(), "resuming from checkpoint");
     }
+    // Baseline observations are not checkpointed (like traffic): a resumed replay cannot feed
+    // them whole, so it feeds none and says so; the state stays as it was.
+    let baseline_on = opts.baseline.is_some() && state.done.is_empty();
+    if opts.baseline.is_some() && !baseline_on {
+        tracing::warn!(
+            "resumed from a checkpoint: behavioural baselines are not updated by this run (their observations are not checkpointed); replay the range again with a new checkpoint to feed them"
+        );
+    }
+    let mut observations: Option<crate::baseline::Observations> = None;
     let mut totals = traffic.then(crate::report::traffic::Traffic::default);
     let all = plan(s3, args).await?;
     let mut todo: Vec<aws::S3Object> = all
@@ -392,7 +404,13 @@ pub async fn replay_with_traffic(
         let base = state.names.len() as u32;
         state.names.extend(inputs.iter().map(Input::name));
         let eng = engine.clone();
-        let scan_opts = opts.clone();
+        let mut scan_opts = opts.clone();
+        scan_opts.baseline = baseline_on.then(|| {
+            inputs
+                .iter()
+                .map(|i| args.baseline_counted.contains(&i.name()))
+                .collect()
+        });
         let part = tokio::task::spawn_blocking(move || {
             crate::scan::run_partial_with(
                 &inputs,
@@ -411,6 +429,12 @@ pub async fn replay_with_traffic(
         })?;
         if let (Some(t), Some(p)) = (totals.as_mut(), part.traffic) {
             t.absorb(p.cells);
+        }
+        if let Some(o) = part.baseline {
+            match observations.as_mut() {
+                Some(m) => m.merge(o),
+                None => observations = Some(o),
+            }
         }
         for (k, a) in part.aggregates {
             match aggregates.get_mut(&k) {
@@ -472,7 +496,11 @@ pub async fn replay_with_traffic(
         ScanResult {
             findings,
             summary,
-            baseline: None,
+            baseline: if baseline_on {
+                Some(observations.unwrap_or_default())
+            } else {
+                None
+            },
         },
         totals,
         state.names,
