@@ -235,6 +235,19 @@ for fmt in ("v2", "v5", "parquet"):
         rows.append(r)
         ours[(fmt, threads)] = r
 
+# 2b. The behavioural-baseline stage's cost: the same scans, rules only (--no-baseline).
+rules_only = {}
+for fmt in ("v2", "v5", "parquet"):
+    summary = os.path.join(scratch, f"rules-only-{fmt}.summary.json")
+    r = run("egresswatch scan --no-baseline (rules only)", fmt, "0",
+            [ew, "scan", "--no-baseline", "--threads", "1", "--inventory", os.path.join(corpus, "inventory"),
+             "--format", "jsonl", "--summary-json", summary, os.path.join(corpus, fmt)])
+    s = json.load(open(summary))
+    r["equal"] = check(f"rules only {fmt}: same rule matches as with baselines",
+                       s["rule_matches"] == categories[(fmt, "1")]["rule_matches"])
+    rows.append(r)
+    rules_only[fmt] = r
+
 # 3. DuckDB and Polars, the same detection over the same files.
 peers = {}
 if not args.no_peers:
@@ -312,6 +325,10 @@ def target(name, measured, met):
     targets.append({"target": name, "measured": measured, "met": met})
 
 
+for fmt in ("v2", "v5", "parquet"):
+    cost = ours[(fmt, "1")]["seconds"] / rules_only[fmt]["seconds"] - 1
+    target(f"baseline stage on costs <= 15% of rules-only throughput ({fmt}, 1 core)",
+           f"{cost * 100:+.1f}%", cost <= 0.15)
 for fmt in ("v2", "v5"):
     v = ratios[f"ours/floor flate2 {fmt} 1 core"]
     target(f"text .gz ({fmt}) end to end, 1 core, >= 0.8x the floor's record rate", f"{v:.2f}x", v >= 0.8)
