@@ -19,8 +19,8 @@ fn yes() -> bool {
     true
 }
 
-/// A family key chosen by the pack: resources whose name matches `match` (`*` and `?`
-/// wildcards) belong to `family`.
+/// A family key chosen by the pack: resources whose name matches `match` (`*` wildcards, as in
+/// route selections) belong to `family`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FamilyOverride {

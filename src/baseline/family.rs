@@ -45,37 +45,13 @@ pub fn base_from_name(name: &str) -> &str {
     }
 }
 
-/// `*` (any run) and `?` (one character) wildcards; nothing else is special. Hand-written
-/// because names are short and a glob crate would add a dependency for two metacharacters.
-pub fn wildcard(pattern: &str, s: &str) -> bool {
-    let (p, s) = (pattern.as_bytes(), s.as_bytes());
-    let (mut pi, mut si) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
 /// The family of resource `r`: a pack override, else the tuning parent's family, else the
 /// name's base (jobs) or the name (long-lived resources). Prefixed with the kind, so a
 /// processing job and a training job of the same base are different families.
 pub fn family_of(model: &Model, r: u32, overrides: &[FamilyOverride]) -> Option<String> {
     let res = model.resources.get(r as usize)?;
     let kind = res.kind_str();
-    if let Some(o) = overrides.iter().find(|o| wildcard(&o.pattern, &res.name)) {
+    if let Some(o) = overrides.iter().find(|o| crate::deliver::route::glob(&o.pattern, &res.name)) {
         return Some(format!("{kind}/{}", o.family));
     }
     if res.parent != NONE {
@@ -107,14 +83,5 @@ mod tests {
         assert_eq!(base_from_name("model-v2-3"), "model-v2-3");
         assert_eq!(base_from_name("2026-11-19-2301"), "2026-11-19-2301");
         assert_eq!(base_from_name("plain"), "plain");
-    }
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard("fraud-*", "fraud-xgb-1"));
-        assert!(wildcard("*-nightly-??", "etl-nightly-07"));
-        assert!(!wildcard("*-nightly-??", "etl-nightly-7"));
-        assert!(wildcard("*", ""));
-        assert!(!wildcard("a*b", "acd"));
     }
 }

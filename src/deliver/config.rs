@@ -177,6 +177,16 @@ pub struct Suppression {
     pub from: Option<String>,
     #[serde(default)]
     pub until: Option<String>,
+    /// Destination classes of anomaly findings (`s3-gateway`, `aws-service:KINESIS`,
+    /// `internet:203.0.113.0/24`; a trailing `*` matches a prefix).
+    #[serde(default)]
+    pub dst_classes: Vec<String>,
+    /// Who vouched for it (a person, a team, a ticket): carried into logs and metrics.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// RFC 3339: past it (wall clock) the suppression no longer applies and says so at load.
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -301,7 +311,7 @@ impl RouteConfig {
                     return Err(format!("suppression {}: {c} is not a CIDR block", sup.name));
                 }
             }
-            for t in sup.from.iter().chain(&sup.until) {
+            for t in sup.from.iter().chain(&sup.until).chain(&sup.expires) {
                 if crate::time::parse_rfc3339(t).is_none() {
                     return Err(format!(
                         "suppression {}: {t} is not an RFC 3339 time",

@@ -59,6 +59,15 @@ pub struct Suppressor {
     nets: Vec<IpNet>,
     services: Vec<String>,
     window: Option<(i64, i64)>,
+    classes: Vec<String>,
+    pub owner: Option<String>,
+    expires: Option<i64>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Suppressor {
@@ -77,15 +86,50 @@ impl Suppressor {
                 (None, None) => None,
                 (a, b) => Some((a.unwrap_or(i64::MIN), b.unwrap_or(i64::MAX))),
             },
+            classes: s.dst_classes.clone(),
+            owner: s.owner.clone(),
+            expires: {
+                let e = t(&s.expires);
+                if let Some(e) = e.filter(|&e| e <= now()) {
+                    tracing::warn!(
+                        suppression = %s.name,
+                        owner = s.owner.as_deref().unwrap_or("-"),
+                        expired = %crate::time::format_rfc3339(e),
+                        "suppression has expired and no longer applies; renew or remove it"
+                    );
+                }
+                e
+            },
         }
+    }
+
+    fn class_ok(&self, f: &Finding) -> bool {
+        let Some(c) = f.dst_class.as_deref() else {
+            return false;
+        };
+        if self.classes.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => c.starts_with(prefix),
+            None => c == p,
+        }) {
+            return true;
+        }
+        // An internet class inside an allowed CIDR block.
+        c.strip_prefix("internet:")
+            .and_then(|n| n.parse::<IpNet>().ok())
+            .is_some_and(|n| self.nets.iter().any(|a| a.contains(&n)))
     }
 
     pub fn suppresses(&self, f: &Finding) -> bool {
         if !selects(&self.select, f) {
             return false;
         }
-        let has_dst_filter = !self.nets.is_empty() || !self.services.is_empty();
+        if self.expires.is_some_and(|e| now() >= e) {
+            return false;
+        }
+        let has_dst_filter =
+            !self.nets.is_empty() || !self.services.is_empty() || !self.classes.is_empty();
         let dst_ok = !has_dst_filter
+            || self.class_ok(f)
             || f.dst_ip
                 .as_deref()
                 .and_then(|d| d.parse::<std::net::IpAddr>().ok())
@@ -192,5 +236,42 @@ mod tests {
             "arn:aws:sagemaker:*:111122223333:*",
             "arn:aws:sagemaker:us-east-1:111122223333:endpoint/x"
         ));
+    }
+
+    fn anomaly(dst_class: &str) -> Finding {
+        serde_json::from_value(serde_json::json!({
+            "id": "a1", "rule": "EW-103", "category": "new-destination", "severity": "medium",
+            "title": "t", "description": "d", "control": "behavioural-baseline",
+            "eni": "eni-1", "vpc_id": null, "subnet_id": null, "src_ip": null, "dst_ip": null,
+            "dst_port": null, "dst_ports": [], "protocol": 6, "protocol_name": "tcp",
+            "path": "nat-gateway", "dst_service": null, "dst_region": null, "resource": null,
+            "window_start": null, "first_seen": "2026-11-05T11:00:00Z", "last_seen": null,
+            "flows": 1, "packets": 1, "bytes": 1, "flows_seen_on_nat": 0, "evidence": [],
+            "evidence_omitted": 0, "dst_class": dst_class
+        }))
+        .unwrap()
+    }
+
+    fn sup(extra: &str) -> Suppressor {
+        let s: Suppression = toml::from_str(&format!(
+            "name = \"partner\"\ncategory = [\"new-destination\"]\n{extra}"
+        ))
+        .unwrap();
+        Suppressor::new(&s)
+    }
+
+    #[test]
+    fn suppressions_cover_anomaly_classes_and_expire() {
+        let f = anomaly("internet:203.0.113.0/24");
+        // A CIDR holding the class's network, a class pattern, and neither.
+        assert!(sup("dst_cidrs = [\"203.0.0.0/16\"]").suppresses(&f));
+        assert!(!sup("dst_cidrs = [\"198.51.100.0/24\"]").suppresses(&f));
+        assert!(sup("dst_classes = [\"internet:203.0.113.*\"]").suppresses(&f));
+        assert!(!sup("dst_classes = [\"s3-gateway\"]").suppresses(&f));
+        // Owner is kept; an expired suppression no longer applies, a future one does.
+        let s = sup("owner = \"team-ml (JIRA-42)\"\nexpires = \"2020-01-01T00:00:00Z\"");
+        assert_eq!(s.owner.as_deref(), Some("team-ml (JIRA-42)"));
+        assert!(!s.suppresses(&f));
+        assert!(sup("expires = \"2999-01-01T00:00:00Z\"").suppresses(&f));
     }
 }
