@@ -1078,3 +1078,322 @@ fn whole_request_http_triage() {
     assert_eq!(classify_http_status(413), Delivery::Permanent);
     assert_eq!(classify_http_status(504), Delivery::Retryable);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Anomaly findings (behavioural baselines) and revisions
+
+/// A class-level EW-101 volume spike to S3 through the gateway endpoint: no destination
+/// address, third revision of the same finding id.
+fn anomaly() -> Finding {
+    let mut f = internet();
+    f.id = "5a1b2c3d4e5f60718293a4b5c6d7e8f9".into();
+    f.rule = "EW-101".into();
+    f.category = "volume-spike".into();
+    f.severity = Severity::Medium;
+    f.control = "behavioural-baseline".into();
+    f.title =
+        "training-job fraud-train-2026-11-20 sent 9.3 GiB to S3 (gateway endpoint) in an hour"
+            .into();
+    f.description = "Hourly bytes to a destination class far above the profile's baseline.".into();
+    f.dst_ip = None;
+    f.dst_port = None;
+    f.dst_ports = Vec::new();
+    f.path = "gateway-endpoint".into();
+    f.dst_class = Some("s3-gateway".into());
+    if let Some(r) = f.resource.as_mut() {
+        r.family = Some("training-job/fraud-train".into());
+    }
+    f.activity = egresswatch::detect::findings::Activity::Update;
+    f.revision = 3;
+    f.anomaly = Some(egresswatch::baseline::Anomaly {
+        observed: 10_000_000_000.0,
+        baseline: 250_000_000.0,
+        unit: "bytes".into(),
+        score: 4.5,
+        threshold: 2_222_222_222.5,
+        p95: Some(400_000_000.0),
+        profile: "training-job/fraud-train".into(),
+        profile_age_hours: 336.0,
+        learning: false,
+        window_start: "2026-11-20T09:00:00Z".into(),
+        window_end: "2026-11-20T10:00:00Z".into(),
+        dst_class: "s3-gateway".into(),
+        samples: 14,
+    });
+    f
+}
+
+fn anomaly_new() -> Finding {
+    let mut f = anomaly();
+    f.activity = egresswatch::detect::findings::Activity::New;
+    f.revision = 1;
+    f
+}
+
+#[test]
+fn ocsf_anomaly_finding_maps_revision_analytic_and_analysis() {
+    let f = anomaly();
+    // The finding's own activity wins over a caller that reports it as new.
+    let v = ocsf::to_value(&f, &ctx(), ocsf::Activity::Create);
+    assert_eq!(v["activity_id"], 2);
+    assert_eq!(v["activity_name"], "Update");
+    assert_eq!(v["type_uid"], 200_402);
+    assert_eq!(v["finding_info"]["uid"], f.id.as_str());
+    assert_eq!(v["finding_info"]["modified_time"], v["time"]);
+    assert_eq!(v["unmapped"]["revision"], 3);
+    let an = &v["finding_info"]["analytic"];
+    assert_eq!(an["type_id"], 2);
+    assert_eq!(an["type"], "Behavioral");
+    assert_eq!(an["uid"], "EW-101");
+    assert_eq!(an["name"], "volume-spike");
+    let aa = &v["anomaly_analyses"][0];
+    assert_eq!(
+        aa["analysis_targets"],
+        json!([{"name": "training-job/fraud-train", "type": "Baseline Profile"}])
+    );
+    let anomaly = &aa["anomalies"][0];
+    assert_eq!(anomaly["observation_parameter"], "bytes to s3-gateway");
+    assert_eq!(anomaly["observation_type"], "Volume Analysis");
+    assert_eq!(anomaly["observed_pattern"], "SURGE");
+    assert_eq!(anomaly["observations"][0]["value"], "10000000000");
+    // 2026-11-20T09:00Z .. 10:00Z
+    assert_eq!(
+        anomaly["observations"][0]["timespan"],
+        json!({"start_time": 1_795_165_200_000_i64, "end_time": 1_795_168_800_000_i64,
+               "duration": 3_600_000, "type_id": 9, "type": "Time Interval"})
+    );
+    let baseline = &aa["baselines"][0];
+    assert_eq!(baseline["observation_parameter"], "bytes to s3-gateway");
+    assert_eq!(baseline["observations"][0]["value"], "250000000");
+    assert_eq!(baseline["observations"][0]["count"], 14);
+    let um = &v["unmapped"]["anomaly"];
+    assert_eq!(um["threshold"], 2_222_222_222.5);
+    assert_eq!(um["unit"], "bytes");
+    assert_eq!(um["p95"], 400_000_000.0);
+    assert_eq!(um["profile_age_hours"], 336.0);
+    assert_eq!(v["unmapped"]["dst_class"], "s3-gateway");
+    assert_eq!(v["unmapped"]["family"], "training-job/fraud-train");
+    // No address: dst_endpoint names the class, no ip, no destination observable.
+    let dst = &v["evidences"][0]["dst_endpoint"];
+    assert_eq!(*dst, json!({"name": "s3-gateway"}));
+    let text = v.to_string();
+    assert!(
+        !text.contains("\"ip\":\"\"") && !text.contains("\"ip\":null"),
+        "{text}"
+    );
+    assert!(v["observables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["name"] != "evidences[].dst_endpoint.ip"));
+    // The address family comes from the source address, not from the class name.
+    assert_eq!(v["evidences"][0]["connection_info"]["protocol_ver_id"], 4);
+
+    // The first revision is a Create of the same finding uid.
+    let n = ocsf::to_value(&anomaly_new(), &ctx(), ocsf::Activity::Create);
+    assert_eq!(n["activity_id"], 1);
+    assert_eq!(n["type_uid"], 200_401);
+    assert_eq!(n["finding_info"]["uid"], v["finding_info"]["uid"]);
+    assert_eq!(n["unmapped"]["revision"], 1);
+    assert!(n["finding_info"].get("modified_time").is_none());
+
+    // Rule findings keep analytic Rule, no anomaly analysis, revision 1.
+    let r = ocsf::to_value(&internet(), &ctx(), ocsf::Activity::Create);
+    assert_eq!(r["finding_info"]["analytic"]["type_id"], 1);
+    assert!(r.get("anomaly_analyses").is_none());
+    assert_eq!(r["unmapped"]["revision"], 1);
+    assert!(r["unmapped"].get("anomaly").is_none());
+}
+
+#[test]
+fn ocsf_anomaly_findings_pass_the_official_schema() {
+    let Some(python) = validator_python() else {
+        return;
+    };
+    let c = ctx();
+    let mut docs = Vec::new();
+    for f in [anomaly(), anomaly_new()] {
+        docs.push(ocsf::to_value(&f, &c, ocsf::Activity::Create));
+        docs.push(ocsf::to_value(&f, &c, ocsf::Activity::Update));
+    }
+    // Every detector's category, with and without an address, and without an ENI.
+    for (rule, cat, unit) in [
+        ("EW-102", "sustained-egress", "bytes"),
+        ("EW-103", "new-destination", "bytes"),
+        ("EW-104", "new-port", "flows"),
+        ("EW-105", "beaconing", "score"),
+    ] {
+        let mut f = anomaly();
+        f.rule = rule.into();
+        f.category = cat.into();
+        if let Some(a) = f.anomaly.as_mut() {
+            a.unit = unit.into();
+            a.p95 = None;
+        }
+        f.dst_ip = Some("203.0.113.50".into());
+        f.dst_port = Some(443);
+        docs.push(ocsf::to_value(&f, &c, ocsf::Activity::Create));
+        f.dst_ip = None;
+        f.dst_class = None;
+        f.eni = "-".into();
+        f.src_ip = None;
+        docs.push(ocsf::to_value(&f, &c, ocsf::Activity::Create));
+    }
+    let (ok, out) = validate(&python, &docs);
+    assert!(ok, "anomaly documents were rejected:\n{out}");
+    assert!(
+        out.contains(&format!("{} valid, 0 invalid", docs.len())),
+        "{out}"
+    );
+    // The validator does check the anomaly objects: a required attribute missing fails.
+    let mut broken = ocsf::to_value(&anomaly(), &c, ocsf::Activity::Create);
+    broken["anomaly_analyses"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("analysis_targets");
+    let (ok, out) = validate(&python, &[broken]);
+    assert!(!ok, "a broken anomaly analysis was accepted:\n{out}");
+    assert!(out.contains("analysis_targets"), "{out}");
+}
+
+#[test]
+fn ecs_anomaly_finding_carries_revision_and_no_empty_destination() {
+    let f = anomaly();
+    let v = parse(&ecs::to_json(&f, &ctx()));
+    assert_eq!(v["event"]["id"], f.id.as_str());
+    assert_eq!(v["egresswatch"]["activity"], "update");
+    assert_eq!(v["egresswatch"]["revision"], 3);
+    assert_eq!(v["egresswatch"]["dst_class"], "s3-gateway");
+    assert_eq!(v["egresswatch"]["anomaly"]["observed"], 10_000_000_000.0);
+    assert_eq!(v["egresswatch"]["anomaly"]["baseline"], 250_000_000.0);
+    assert_eq!(
+        v["egresswatch"]["anomaly"]["window_end"],
+        "2026-11-20T10:00:00Z"
+    );
+    assert_eq!(
+        v["egresswatch"]["resource"]["family"],
+        "training-job/fraud-train"
+    );
+    assert_eq!(v["destination"], json!({}));
+    assert_eq!(v["network"]["type"], "ipv4");
+    let r = parse(&ecs::to_json(&internet(), &ctx()));
+    assert_eq!(r["egresswatch"]["revision"], 1);
+    assert_eq!(r["egresswatch"]["activity"], "new");
+    assert!(r["egresswatch"].get("anomaly").is_none());
+}
+
+#[test]
+fn asff_anomaly_finding_keeps_the_id_and_carries_revision_and_values() {
+    let f = anomaly();
+    let v = serde_json::to_value(asff::finding(&f, &ctx()).unwrap()).unwrap();
+    let n = serde_json::to_value(asff::finding(&anomaly_new(), &ctx()).unwrap()).unwrap();
+    assert_eq!(v["Id"], f.id.as_str());
+    assert_eq!(v["Id"], n["Id"]);
+    assert_eq!(v["RecordState"], "ACTIVE");
+    assert_eq!(v["UpdatedAt"], "2026-11-21T00:00:00.250Z");
+    assert_eq!(v["Severity"]["Label"], "MEDIUM");
+    assert_eq!(
+        v["Types"],
+        json!([
+            "Unusual Behaviors/Network Flow",
+            "Effects/Data Exfiltration"
+        ])
+    );
+    let pf = &v["ProductFields"];
+    assert_eq!(pf["egresswatch/Revision"], "3");
+    assert_eq!(n["ProductFields"]["egresswatch/Revision"], "1");
+    assert_eq!(pf["egresswatch/Activity"], "update");
+    assert_eq!(pf["egresswatch/DstClass"], "s3-gateway");
+    assert_eq!(pf["egresswatch/Anomaly/Observed"], "10000000000");
+    assert_eq!(pf["egresswatch/Anomaly/Baseline"], "250000000");
+    assert_eq!(pf["egresswatch/Anomaly/Unit"], "bytes");
+    assert_eq!(pf["egresswatch/Anomaly/Threshold"], "2222222222.5");
+    assert!(pf.as_object().unwrap().len() <= asff::MAX_PRODUCT_FIELDS);
+    assert!(pf.as_object().unwrap().values().all(Value::is_string));
+    assert!(v["Network"].get("DestinationIpV4").is_none());
+    assert!(v["Network"].get("DestinationIpV6").is_none());
+    assert!(v["Network"].get("DestinationPort").is_none());
+
+    // Many evidence records: ProductFields stays within 50 keys.
+    let mut big = anomaly();
+    big.evidence = (0..20)
+        .map(|i| Evidence {
+            file: "s3://bucket/flow.log.gz".into(),
+            line: i,
+        })
+        .collect();
+    let b = serde_json::to_value(asff::finding(&big, &ctx()).unwrap()).unwrap();
+    let keys = b["ProductFields"].as_object().unwrap();
+    assert!(keys.len() <= asff::MAX_PRODUCT_FIELDS, "{}", keys.len());
+    let listed = keys.keys().filter(|k| k.contains("/Evidence/")).count() as u64;
+    assert_eq!(
+        keys["egresswatch/EvidenceOmitted"],
+        (big.evidence_omitted + 20 - listed).to_string()
+    );
+
+    // No ENI: the resource alone.
+    let mut no_eni = anomaly();
+    no_eni.eni = "-".into();
+    let e = serde_json::to_value(asff::finding(&no_eni, &ctx()).unwrap()).unwrap();
+    assert_eq!(e["Resources"].as_array().unwrap().len(), 1);
+    assert_eq!(e["Resources"][0]["Type"], "Other");
+}
+
+#[test]
+fn cef_and_syslog_anomaly_finding_carry_revision_and_no_empty_destination() {
+    let f = anomaly();
+    let line = syslog::cef(&f, &ctx());
+    let (_, ext) = cef_split(&line);
+    let kv = cef_extension(&ext);
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("cn1Label"), Some("revision"));
+    assert_eq!(get("cn1"), Some("3"));
+    assert_eq!(get("flexString1"), Some("update"));
+    assert_eq!(get("flexString2Label"), Some("dstClass"));
+    assert_eq!(get("flexString2"), Some("s3-gateway"));
+    assert_eq!(get("cfp1Label"), Some("observed bytes"));
+    assert_eq!(get("cfp1"), Some("10000000000"));
+    assert_eq!(get("cfp2"), Some("250000000"));
+    assert_eq!(get("cfp3"), Some("2222222222.5"));
+    assert_eq!(get("cfp4"), Some("4.5"));
+    assert_eq!(get("externalId"), Some(f.id.as_str()));
+    for k in ["dst", "c6a3", "dpt"] {
+        assert!(get(k).is_none(), "{k} in {line}");
+    }
+    assert!(!line.contains(" dst="), "{line}");
+
+    let msg = syslog::message(&f, &ctx(), &syslog::SyslogOptions::default());
+    assert!(msg.contains(" revision=\"3\""), "{msg}");
+    assert!(msg.contains(" activity=\"update\""), "{msg}");
+    assert!(msg.contains(" dst=\"s3-gateway\""), "{msg}");
+    let r = syslog::cef(&internet(), &ctx());
+    assert!(r.contains(" cn1=1 ") && !r.contains("cfp1"), "{r}");
+}
+
+#[test]
+fn hec_and_slack_anomaly_finding() {
+    let f = anomaly();
+    let ev = parse(&hec::event(&f, &ctx(), &hec::HecOptions::default()));
+    assert_eq!(ev["fields"]["finding_id"], f.id.as_str());
+    assert_eq!(ev["fields"]["revision"], 3);
+    assert_eq!(ev["event"]["revision"], 3);
+    assert!(ev["event"]["dst_ip"].is_null());
+    assert_eq!(ev["event"]["anomaly"]["unit"], "bytes");
+    let o = parse(&hec::event(
+        &f,
+        &ctx(),
+        &hec::HecOptions {
+            payload: hec::EventPayload::Ocsf(ocsf::Activity::Create),
+            ..Default::default()
+        },
+    ));
+    assert_eq!(o["event"]["activity_id"], 2);
+    let s = slack::summary(&f);
+    assert!(s.contains(" to s3-gateway via gateway-endpoint"), "{s}");
+    assert!(s.contains("(revision 3)"), "{s}");
+    let mut g = anomaly();
+    g.dst_class = Some("internet:203.0.113.0/24".into());
+    g.dst_port = Some(443);
+    let s = slack::summary(&g);
+    assert!(s.contains(" to internet:203.0.113.0/24:443 "), "{s}");
+}

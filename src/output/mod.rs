@@ -15,7 +15,8 @@ pub enum Format {
     Json,
     /// A table for people.
     Text,
-    /// One OCSF 1.8.0 Detection Finding (class 2004, activity Create) per line.
+    /// One OCSF 1.8.0 Detection Finding (class 2004) per line: activity Create, Update for a
+    /// finding whose own `activity` is `update`.
     Ocsf,
 }
 
@@ -88,7 +89,9 @@ fn write_table(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
                 .as_ref()
                 .map_or_else(|| "-".to_string(), |r| format!("{}/{}", r.kind, r.name));
             let dest = match f.dst_port {
-                Some(p) if f.dst().contains(':') => format!("[{}]:{p}", f.dst()),
+                Some(p) if f.dst_ip.as_deref().is_some_and(|ip| ip.contains(':')) => {
+                    format!("[{}]:{p}", f.dst())
+                }
                 Some(p) => format!("{}:{p}", f.dst()),
                 None => f.dst().to_string(),
             };

@@ -6,6 +6,13 @@
 //! finding's first seen (fixed), and `UpdatedAt` the context's now (advances on every send;
 //! fixed per emission, so a retried request is idempotent). Severity and Types are also set in
 //! `FindingProviderFields`, where providers are meant to set them.
+//!
+//! A later revision of a finding (`activity = update`, behavioural baselines) is a re-import of
+//! the same `Id` with a later `UpdatedAt` and `RecordState` `ACTIVE`; its revision and, for
+//! anomaly findings, the observed and baseline values are in `ProductFields`
+//! (`egresswatch/Revision`, `egresswatch/Anomaly/Observed`, ...). A class-level anomaly has no
+//! destination address: `Network` has no `DestinationIpV4`/`V6`, `egresswatch/DstClass` names
+//! the class.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -25,8 +32,10 @@ pub const MAX_TITLE_CHARS: usize = 256;
 pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 /// `Remediation.Recommendation.Text` limit.
 pub const MAX_RECOMMENDATION_CHARS: usize = 512;
-/// Evidence records listed in `ProductFields` (which holds at most 50 keys).
+/// Evidence records listed in `ProductFields` (fewer when other keys leave less room).
 pub const MAX_EVIDENCE_FIELDS: usize = 20;
+/// `ProductFields` holds at most 50 keys.
+pub const MAX_PRODUCT_FIELDS: usize = 50;
 /// `ProductFields` value limit.
 pub const MAX_PRODUCT_FIELD_CHARS: usize = 2048;
 
@@ -139,7 +148,8 @@ pub fn types(category: &str) -> Vec<&'static str> {
         "endpoint-bypass" => t.push(
             "Software and Configuration Checks/AWS Security Best Practices/Network Reachability",
         ),
-        "dns-egress" => t.push("TTPs/Command and Control"),
+        "dns-egress" | "beaconing" => t.push("TTPs/Command and Control"),
+        "volume-spike" | "sustained-egress" => t.push("Effects/Data Exfiltration"),
         _ => {}
     }
     t
@@ -151,45 +161,83 @@ pub fn product_arn(partition: &str, region: &str, account: &str) -> String {
 }
 
 fn product_fields(f: &Finding) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    let mut put = |k: &str, v: &str| {
+    fn put(m: &mut BTreeMap<String, String>, k: &str, v: &str) {
         m.insert(
             format!("{PRODUCT}/{k}"),
             truncate_chars(v, MAX_PRODUCT_FIELD_CHARS).into_owned(),
         );
-    };
-    put("RuleId", &f.rule);
-    put("Category", &f.category);
-    put("Control", &f.control);
-    put("Path", &f.path);
-    put("Eni", &f.eni);
+    }
+    let mut m = BTreeMap::new();
+    put(&mut m, "RuleId", &f.rule);
+    put(&mut m, "Category", &f.category);
+    put(&mut m, "Control", &f.control);
+    put(&mut m, "Path", &f.path);
+    put(&mut m, "Eni", &f.eni);
     if let Some(v) = &f.vpc_id {
-        put("VpcId", v);
+        put(&mut m, "VpcId", v);
     }
     if let Some(v) = &f.subnet_id {
-        put("SubnetId", v);
+        put(&mut m, "SubnetId", v);
     }
     let ports: Vec<String> = f.dst_ports.iter().map(u16::to_string).collect();
-    put("DstPorts", &ports.join(","));
+    put(&mut m, "DstPorts", &ports.join(","));
     if let Some(v) = &f.dst_service {
-        put("DstService", v);
+        put(&mut m, "DstService", v);
     }
     if let Some(v) = &f.dst_region {
-        put("DstRegion", v);
+        put(&mut m, "DstRegion", v);
     }
     if let Some(v) = &f.window_start {
-        put("WindowStart", v);
+        put(&mut m, "WindowStart", v);
     }
-    put("Flows", &f.flows.to_string());
-    put("Packets", &f.packets.to_string());
-    put("Bytes", &f.bytes.to_string());
-    put("FlowsSeenOnNat", &f.flows_seen_on_nat.to_string());
-    let listed = f.evidence.len().min(MAX_EVIDENCE_FIELDS);
+    put(&mut m, "Flows", &f.flows.to_string());
+    put(&mut m, "Packets", &f.packets.to_string());
+    put(&mut m, "Bytes", &f.bytes.to_string());
+    put(&mut m, "FlowsSeenOnNat", &f.flows_seen_on_nat.to_string());
+    put(&mut m, "Activity", f.activity.as_str());
+    put(&mut m, "Revision", &f.revision.to_string());
+    if let Some(v) = &f.dst_class {
+        put(&mut m, "DstClass", v);
+    }
+    if let Some(v) = f.resource.as_ref().and_then(|r| r.family.as_deref()) {
+        put(&mut m, "Family", v);
+    }
+    if let Some(a) = &f.anomaly {
+        put(&mut m, "Anomaly/Observed", &a.observed.to_string());
+        put(&mut m, "Anomaly/Baseline", &a.baseline.to_string());
+        put(&mut m, "Anomaly/Unit", &a.unit);
+        put(&mut m, "Anomaly/Threshold", &a.threshold.to_string());
+        put(&mut m, "Anomaly/Score", &a.score.to_string());
+        if let Some(p) = a.p95 {
+            put(&mut m, "Anomaly/P95", &p.to_string());
+        }
+        put(&mut m, "Anomaly/Profile", &a.profile);
+        put(
+            &mut m,
+            "Anomaly/ProfileAgeHours",
+            &a.profile_age_hours.to_string(),
+        );
+        put(
+            &mut m,
+            "Anomaly/Learning",
+            if a.learning { "true" } else { "false" },
+        );
+        put(&mut m, "Anomaly/WindowStart", &a.window_start);
+        put(&mut m, "Anomaly/WindowEnd", &a.window_end);
+        put(&mut m, "Anomaly/Samples", &a.samples.to_string());
+    }
+    // Room left for evidence, keeping one key for EvidenceOmitted.
+    let room = MAX_PRODUCT_FIELDS.saturating_sub(m.len() + 1);
+    let listed = f.evidence.len().min(MAX_EVIDENCE_FIELDS).min(room);
     for (i, e) in f.evidence.iter().take(listed).enumerate() {
-        put(&format!("Evidence/{i}"), &format!("{}:{}", e.file, e.line));
+        put(
+            &mut m,
+            &format!("Evidence/{i}"),
+            &format!("{}:{}", e.file, e.line),
+        );
     }
     let omitted = f.evidence_omitted + (f.evidence.len() - listed) as u64;
-    put("EvidenceOmitted", &omitted.to_string());
+    put(&mut m, "EvidenceOmitted", &omitted.to_string());
     m
 }
 
@@ -223,16 +271,21 @@ pub fn finding<'a>(f: &'a Finding, ctx: &'a FormatContext) -> Result<AsffFinding
             serde_json::json!([{ "PrivateIpAddress": ip }]),
         );
     }
-    let mut resources = vec![Resource {
-        type_: "AwsEc2NetworkInterface",
-        id: format!(
-            "arn:{partition}:ec2:{region}:{account}:network-interface/{}",
-            f.eni
-        ),
-        partition: partition.to_string(),
-        region: region.to_string(),
-        details: serde_json::json!({ "AwsEc2NetworkInterface": eni_details }),
-    }];
+    let mut resources = Vec::with_capacity(2);
+    // Anomaly findings built from cells without an ENI name it `-`: no ENI resource then
+    // (unless there is no other resource, since Resources must not be empty).
+    if (!f.eni.is_empty() && f.eni != "-") || f.resource.is_none() {
+        resources.push(Resource {
+            type_: "AwsEc2NetworkInterface",
+            id: format!(
+                "arn:{partition}:ec2:{region}:{account}:network-interface/{}",
+                f.eni
+            ),
+            partition: partition.to_string(),
+            region: region.to_string(),
+            details: serde_json::json!({ "AwsEc2NetworkInterface": eni_details }),
+        });
+    }
     if let Some(r) = &f.resource {
         let mut other = serde_json::Map::new();
         other.insert("Kind".into(), r.kind.clone().into());
@@ -254,7 +307,7 @@ pub fn finding<'a>(f: &'a Finding, ctx: &'a FormatContext) -> Result<AsffFinding
         Some(ip) => (Some(ip), None),
         None => (None, None),
     };
-    let (dst4, dst6) = match f.dst_ip.as_deref() {
+    let (dst4, dst6) = match f.dst_ip.as_deref().filter(|ip| !ip.is_empty()) {
         Some(ip) if is_ipv6(ip) => (None, Some(ip)),
         Some(ip) => (Some(ip), None),
         None => (None, None),

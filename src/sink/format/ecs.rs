@@ -89,8 +89,9 @@ pub struct Network<'a> {
     pub direction: &'static str,
     pub transport: &'a str,
     pub iana_number: String,
-    #[serde(rename = "type")]
-    pub type_: &'static str,
+    /// `ipv4`/`ipv6` of the destination (else the source) address; omitted without either.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<&'static str>,
     pub bytes: u64,
     pub packets: u64,
 }
@@ -162,6 +163,17 @@ pub struct Extra<'a> {
     pub flows_seen_on_nat: u64,
     pub evidence: &'a [Evidence],
     pub evidence_omitted: u64,
+    /// `new` or `update` (a later revision of the same finding id, which `_id` replaces).
+    pub activity: &'static str,
+    /// 1 when first raised; each update of the same finding id adds one.
+    pub revision: u32,
+    /// The destination class of an anomaly (`s3-gateway`, ...); a class-level anomaly has no
+    /// `destination.ip`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_class: Option<&'a str>,
+    /// Why an anomaly finding fired (observed, baseline, unit, threshold, window, profile, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<&'a crate::baseline::Anomaly>,
 }
 
 /// The ECS alert document for `f`. `@timestamp` is the finding's last seen (else first seen,
@@ -210,14 +222,20 @@ pub fn document<'a>(f: &'a Finding, ctx: &'a FormatContext) -> EcsDocument<'a> {
             packets: f.packets,
         },
         destination: Destination {
-            ip: f.dst_ip.as_deref(),
+            ip: f.dst_ip.as_deref().filter(|ip| !ip.is_empty()),
             port: f.dst_port,
         },
         network: Network {
             direction: "egress",
             transport: &f.protocol_name,
             iana_number: f.protocol.to_string(),
-            type_: if is_ipv6(f.dst()) { "ipv6" } else { "ipv4" },
+            type_: f.dst_ip.as_deref().or(f.src_ip.as_deref()).map(|ip| {
+                if is_ipv6(ip) {
+                    "ipv6"
+                } else {
+                    "ipv4"
+                }
+            }),
             bytes: f.bytes,
             packets: f.packets,
         },
@@ -257,6 +275,10 @@ pub fn document<'a>(f: &'a Finding, ctx: &'a FormatContext) -> EcsDocument<'a> {
             flows_seen_on_nat: f.flows_seen_on_nat,
             evidence: &f.evidence,
             evidence_omitted: f.evidence_omitted,
+            activity: f.activity.as_str(),
+            revision: f.revision,
+            dst_class: f.dst_class.as_deref(),
+            anomaly: f.anomaly.as_ref(),
         },
     }
 }

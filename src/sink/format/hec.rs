@@ -5,7 +5,8 @@
 //! A batch is envelopes concatenated one per line (no array):
 //! `{"time":1763629498.000,"host":..,"source":"egresswatch","sourcetype":..,"index":..,
 //! "fields":{"finding_id":..,..},"event":{...}}`. Splunk does not de-duplicate: the finding id is
-//! in the event and in the indexed `fields` so searches can `dedup finding_id`.
+//! in the event and in the indexed `fields` so searches can `dedup finding_id` (with the
+//! finding's `revision` indexed too: later revisions of an anomaly finding share its id).
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,9 @@ struct Fields<'a> {
     eni: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     aws_account: Option<&'a str>,
+    /// The finding's revision, so searches can keep the latest (`dedup finding_id sortby
+    /// -revision`).
+    revision: u32,
 }
 
 /// `epoch seconds.milliseconds`, e.g. `1763629498.123` (negative times clamp to 0).
@@ -76,6 +80,7 @@ pub fn push_event(out: &mut Vec<u8>, f: &Finding, ctx: &FormatContext, opts: &He
             severity: f.severity.as_str(),
             eni: &f.eni,
             aws_account: ctx.account_for(f),
+            revision: f.revision,
         },
     );
     out.extend_from_slice(b",\"event\":");

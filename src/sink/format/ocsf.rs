@@ -12,6 +12,16 @@
 //! * The bypassed control is the `policy` ("the policy that pertains to the control that
 //!   triggered the event", a `security_control` profile attribute), with its remediation in
 //!   `remediation`; control and path are also in `unmapped` for simple queries.
+//! * The finding's own lifecycle: a finding with `activity = update` (a later revision of the
+//!   same id) is always an Update (activity 2) with `finding_info.modified_time`; OCSF has no
+//!   revision attribute, so the revision is `unmapped.revision`.
+//! * Anomaly findings (behavioural baselines, EW-101..EW-105): `finding_info.analytic` is
+//!   Behavioral (type 2) and `anomaly_analyses[0]` carries the profile as the analysis target,
+//!   the observed value as the anomaly (with the anomaly window as its timespan) and the
+//!   baseline value (with its sample count); the whole `anomaly` object (threshold, score,
+//!   p95, unit, profile age, learning) is `unmapped.anomaly`, with `unmapped.dst_class`.
+//!   A class-level anomaly has no destination address: `dst_endpoint` omits `ip` and names the
+//!   destination class instead (`dst_endpoint.name`), and there is no destination observable.
 
 use std::io::{self, Write};
 
@@ -100,6 +110,8 @@ pub struct DetectionFinding<'a> {
     pub resources: Vec<Resource<'a>>,
     pub evidences: Vec<Evidence<'a>>,
     pub observables: Vec<Observable<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_analyses: Vec<AnomalyAnalysis<'a>>,
     pub policy: Policy<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Remediation>,
@@ -169,6 +181,52 @@ pub struct Analytic<'a> {
     pub category: &'a str,
 }
 
+/// `anomaly_analysis` (OCSF 1.5+): what was analysed, the anomaly and the baseline it deviates
+/// from.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyAnalysis<'a> {
+    pub analysis_targets: Vec<AnalysisTarget<'a>>,
+    pub anomalies: Vec<Pattern>,
+    pub baselines: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisTarget<'a> {
+    pub name: &'a str,
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+}
+
+/// The shape shared by the `anomaly` and `baseline` objects.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pattern {
+    pub observation_parameter: String,
+    pub observation_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_pattern: Option<&'static str>,
+    pub observations: Vec<Observation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timespan: Option<Timespan>,
+}
+
+/// A `timespan` given by its interval (type 9, Time Interval).
+#[derive(Debug, Clone, Serialize)]
+pub struct Timespan {
+    pub start_time: i64,
+    pub end_time: i64,
+    pub duration: i64,
+    pub type_id: u8,
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Resource<'a> {
     pub uid: &'a str,
@@ -202,6 +260,8 @@ pub struct Evidence<'a> {
 pub struct Endpoint<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -280,6 +340,17 @@ pub struct Unmapped<'a> {
     /// How the ENI was attributed: confidence, sources, candidates (the JSONL `attribution`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<&'a crate::detect::findings::Attribution>,
+    /// 1 when first raised; each update of the same finding id adds one.
+    pub revision: u32,
+    /// The destination class of an anomaly (`s3-gateway`, `internet:203.0.113.0/24`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_class: Option<&'a str>,
+    /// The baseline family of the resource (anomaly findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<&'a str>,
+    /// Why an anomaly finding fired, as in the JSONL `anomaly`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<&'a crate::baseline::Anomaly>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -356,6 +427,74 @@ fn event_uid(f: &Finding, activity: Activity, time: i64) -> String {
     )
 }
 
+/// The finding's activity: a finding that is itself an update (a later revision of the same
+/// id) is an Update even when the caller reports it as new; Close stays Close.
+pub fn effective_activity(f: &Finding, activity: Activity) -> Activity {
+    match (activity, f.activity) {
+        (Activity::Create, crate::detect::findings::Activity::Update) => Activity::Update,
+        (a, _) => a,
+    }
+}
+
+/// The analysis methodology and the anomalous pattern of an anomaly category.
+fn analysis_kind(category: &str) -> (&'static str, Option<&'static str>, Option<&'static str>) {
+    match category {
+        "volume-spike" => ("Volume Analysis", Some("SURGE"), Some("NORMAL_VOLUME")),
+        "sustained-egress" => (
+            "Volume Analysis",
+            Some("HIGH_VOLUME"),
+            Some("NORMAL_VOLUME"),
+        ),
+        "new-destination" | "new-port" => ("Frequency Analysis", Some("UNSEEN"), None),
+        "beaconing" => ("Time Pattern Analysis", Some("PERIODIC"), None),
+        _ => ("Other", None, None),
+    }
+}
+
+/// `anomaly_analyses[0]` for an anomaly finding.
+fn anomaly_analysis<'a>(f: &'a Finding, a: &'a crate::baseline::Anomaly) -> AnomalyAnalysis<'a> {
+    let (observation_type, observed, expected) = analysis_kind(&f.category);
+    let parameter = format!("{} to {}", a.unit, a.dst_class);
+    let start = rfc3339_to_ms(Some(&a.window_start));
+    let end = rfc3339_to_ms(Some(&a.window_end));
+    let timespan = match (start, end) {
+        (Some(s), Some(e)) if e >= s => Some(Timespan {
+            start_time: s,
+            end_time: e,
+            duration: e - s,
+            type_id: 9,
+            type_: "Time Interval",
+        }),
+        _ => None,
+    };
+    AnomalyAnalysis {
+        analysis_targets: vec![AnalysisTarget {
+            name: &a.profile,
+            type_: "Baseline Profile",
+        }],
+        anomalies: vec![Pattern {
+            observation_parameter: parameter.clone(),
+            observation_type,
+            observed_pattern: observed,
+            observations: vec![Observation {
+                value: a.observed.to_string(),
+                count: Some(f.flows),
+                timespan,
+            }],
+        }],
+        baselines: vec![Pattern {
+            observation_parameter: parameter,
+            observation_type,
+            observed_pattern: expected,
+            observations: vec![Observation {
+                value: a.baseline.to_string(),
+                count: Some(a.samples as u64),
+                timespan: None,
+            }],
+        }],
+    }
+}
+
 fn file_name(path: &str) -> &str {
     let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
     if name.is_empty() {
@@ -365,13 +504,17 @@ fn file_name(path: &str) -> &str {
     }
 }
 
-/// The Detection Finding for `f`. `Update` sets `finding_info.modified_time`; `Close` clears
+/// The Detection Finding for `f`. `Update` (also chosen for a finding whose own activity is
+/// `update`, see [`effective_activity`]) sets `finding_info.modified_time`; `Close` clears
 /// `is_alert`.
 pub fn detection_finding<'a>(
     f: &'a Finding,
     ctx: &'a FormatContext,
     activity: Activity,
 ) -> DetectionFinding<'a> {
+    let activity = effective_activity(f, activity);
+    // Anomaly findings built from cells without an ENI name it `-`.
+    let eni = Some(f.eni.as_str()).filter(|e| !e.is_empty() && *e != "-");
     let first = rfc3339_to_ms(f.first_seen.as_deref());
     let last = rfc3339_to_ms(f.last_seen.as_deref());
     let time = finding_time_ms(f).unwrap_or(ctx.now_ms);
@@ -392,42 +535,59 @@ pub fn detection_finding<'a>(
             cloud_partition: partition,
         });
     }
-    resources.push(Resource {
-        uid: &f.eni,
-        name: &f.eni,
-        type_: "AWS::EC2::NetworkInterface".to_string(),
-        role_id: if f.resource.is_some() { 4 } else { 1 },
-        role: if f.resource.is_some() {
-            "Related"
+    if eni.is_some() || f.resource.is_none() {
+        resources.push(Resource {
+            uid: &f.eni,
+            name: &f.eni,
+            type_: "AWS::EC2::NetworkInterface".to_string(),
+            role_id: if f.resource.is_some() { 4 } else { 1 },
+            role: if f.resource.is_some() {
+                "Related"
+            } else {
+                "Target"
+            },
+            region,
+            cloud_partition: partition,
+        });
+    }
+    let dst_ip = f.dst_ip.as_deref().filter(|ip| !ip.is_empty());
+    let dst_endpoint = Endpoint {
+        ip: dst_ip,
+        // Without an address the class is what names the destination.
+        name: if dst_ip.is_none() {
+            f.dst_class.as_deref()
         } else {
-            "Target"
+            None
         },
-        region,
-        cloud_partition: partition,
-    });
+        port: f.dst_port,
+        svc_name: f.dst_service.as_deref(),
+        ..Default::default()
+    };
+    let dst_named =
+        dst_endpoint.ip.is_some() || dst_endpoint.name.is_some() || dst_endpoint.svc_name.is_some();
+    let ip_version = dst_ip.or(f.src_ip.as_deref());
 
     let mut evidences = Vec::with_capacity(1 + f.evidence.len());
     evidences.push(Evidence {
         name: Some("flow"),
-        src_endpoint: Some(Endpoint {
+        src_endpoint: (f.src_ip.is_some() || eni.is_some()).then(|| Endpoint {
             ip: f.src_ip.as_deref(),
-            interface_uid: Some(&f.eni),
+            interface_uid: eni,
             vpc_uid: f.vpc_id.as_deref(),
             subnet_uid: f.subnet_id.as_deref(),
             ..Default::default()
         }),
-        dst_endpoint: Some(Endpoint {
-            ip: f.dst_ip.as_deref(),
-            port: f.dst_port,
-            svc_name: f.dst_service.as_deref(),
-            ..Default::default()
-        }),
+        dst_endpoint: dst_named.then_some(dst_endpoint),
         connection_info: Some(ConnectionInfo {
             direction_id: 2,
             direction: "Outbound",
             protocol_num: f.protocol,
             protocol_name: &f.protocol_name,
-            protocol_ver_id: if is_ipv6(f.dst()) { 6 } else { 4 },
+            protocol_ver_id: match ip_version {
+                Some(ip) if is_ipv6(ip) => 6,
+                Some(_) => 4,
+                None => 0,
+            },
             boundary_id,
             boundary,
         }),
@@ -454,7 +614,7 @@ pub fn detection_finding<'a>(
             value: ip,
         });
     }
-    if let Some(ip) = f.dst_ip.as_deref() {
+    if let Some(ip) = dst_ip {
         observables.push(Observable {
             name: "evidences[].dst_endpoint.ip",
             type_id: 2,
@@ -527,8 +687,12 @@ pub fn detection_finding<'a>(
             last_seen_time: last,
             data_sources: ["AWS VPC Flow Logs"],
             analytic: Analytic {
-                type_id: 1,
-                type_: "Rule",
+                type_id: if f.anomaly.is_some() { 2 } else { 1 },
+                type_: if f.anomaly.is_some() {
+                    "Behavioral"
+                } else {
+                    "Rule"
+                },
                 uid: &f.rule,
                 name: &f.category,
                 category: &f.control,
@@ -537,6 +701,12 @@ pub fn detection_finding<'a>(
         resources,
         evidences,
         observables,
+        anomaly_analyses: f
+            .anomaly
+            .as_ref()
+            .map(|a| anomaly_analysis(f, a))
+            .into_iter()
+            .collect(),
         policy: Policy {
             uid: &f.control,
             name: control.map_or(f.control.as_str(), |c| c.0),
@@ -560,6 +730,10 @@ pub fn detection_finding<'a>(
             flows_seen_on_nat: f.flows_seen_on_nat,
             evidence_omitted: f.evidence_omitted,
             attribution: f.attribution.as_ref(),
+            revision: f.revision,
+            dst_class: f.dst_class.as_deref(),
+            family: f.resource.as_ref().and_then(|r| r.family.as_deref()),
+            anomaly: f.anomaly.as_ref(),
         },
     }
 }

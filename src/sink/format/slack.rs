@@ -62,8 +62,10 @@ pub fn summary(f: &Finding) -> String {
         None => s.push_str("ENI "),
     }
     escape_mrkdwn(&mut s, &f.eni);
+    // Only an IPv6 address is bracketed (an anomaly's class, `internet:203.0.113.0/24`, is not).
+    let v6 = f.dst_ip.as_deref().is_some_and(|ip| ip.contains(':'));
     let dest = match f.dst_port {
-        Some(p) if f.dst().contains(':') => format!("[{}]:{p}", f.dst()),
+        Some(p) if v6 => format!("[{}]:{p}", f.dst()),
         Some(p) => format!("{}:{p}", f.dst()),
         None => f.dst().to_string(),
     };
@@ -94,6 +96,9 @@ pub fn summary(f: &Finding) -> String {
     escape_mrkdwn(&mut s, &f.control);
     s.push_str(". Finding ");
     s.push_str(&f.id);
+    if f.revision > 1 {
+        s.push_str(&format!(" (revision {})", f.revision));
+    }
     if let Some(e) = f.evidence.first() {
         s.push_str(", first evidence ");
         escape_mrkdwn(&mut s, &format!("{}:{}", e.file, e.line));

@@ -154,6 +154,7 @@ pub fn message(f: &Finding, ctx: &FormatContext, opts: &SyslogOptions) -> String
     push_header_field(&mut out, &opts.msgid, 32);
     out.push(' ');
     let port = f.dst_port.map(|p| p.to_string());
+    let revision = f.revision.to_string();
     let resource = f
         .resource
         .as_ref()
@@ -174,6 +175,8 @@ pub fn message(f: &Finding, ctx: &FormatContext, opts: &SyslogOptions) -> String
     if let Some(r) = resource {
         params.push(("resource", r));
     }
+    params.push(("activity", f.activity.as_str()));
+    params.push(("revision", &revision));
     push_sd_element(&mut out, &opts.sd_id, &params);
     out.push(' ');
     if opts.bom {
@@ -245,6 +248,15 @@ pub fn escape_cef_value(out: &mut String, value: &str) {
     }
 }
 
+/// A CEF floating-point value: finite, plain decimal (non-finite values are written as 0).
+fn cef_float(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else {
+        "0".to_string()
+    }
+}
+
 /// `CEF:0|egresswatch|egresswatch|VERSION|RULE|TITLE|SEVERITY|extension`.
 ///
 /// Extension keys: `rt` (last seen, ms), `start`/`end` (first/last seen, ms), `src`/`dst`
@@ -252,7 +264,10 @@ pub fn escape_cef_value(out: &mut String, value: &str) {
 /// logs of the source ENI give no inbound bytes for the finding, so there is no `in`), `cnt`
 /// (flows), `deviceDirection=1` (outbound), `cat` (category), `cs1` ENI, `cs2` resource ARN,
 /// `cs3` control, `cs4` path, `cs5` VPC, `cs6` destination service (each with its `csNLabel`),
-/// `dvchost`, `externalId` (the finding id), `msg` (the description).
+/// `cn1` revision (1 when first raised), `flexString1` activity (`new`/`update`),
+/// `flexString2` the destination class of an anomaly (a class-level anomaly has no `dst`), for
+/// anomaly findings `cfp1` observed, `cfp2` baseline, `cfp3` threshold, `cfp4` score (labels
+/// name the unit), `dvchost`, `externalId` (the finding id), `msg` (the description).
 pub fn cef(f: &Finding, ctx: &FormatContext) -> String {
     let mut out = String::with_capacity(1024);
     out.push_str("CEF:0|");
@@ -295,7 +310,7 @@ pub fn cef(f: &Finding, ctx: &FormatContext) -> String {
             kv("src", src);
         }
     }
-    match f.dst_ip.as_deref() {
+    match f.dst_ip.as_deref().filter(|ip| !ip.is_empty()) {
         Some(ip) if is_ipv6(ip) => {
             kv("c6a3", ip);
             kv("c6a3Label", "Destination IPv6 Address");
@@ -328,6 +343,26 @@ pub fn cef(f: &Finding, ctx: &FormatContext) -> String {
     if let Some(s) = f.dst_service.as_deref() {
         kv("cs6Label", "dstService");
         kv("cs6", s);
+    }
+    kv("cn1Label", "revision");
+    kv("cn1", &f.revision.to_string());
+    kv("flexString1Label", "activity");
+    kv("flexString1", f.activity.as_str());
+    if let Some(c) = f.dst_class.as_deref().filter(|c| !c.is_empty()) {
+        kv("flexString2Label", "dstClass");
+        kv("flexString2", c);
+    }
+    if let Some(a) = &f.anomaly {
+        for (n, name, v) in [
+            (1, "observed", a.observed),
+            (2, "baseline", a.baseline),
+            (3, "threshold", a.threshold),
+        ] {
+            kv(&format!("cfp{n}Label"), &format!("{name} {}", a.unit));
+            kv(&format!("cfp{n}"), &cef_float(v));
+        }
+        kv("cfp4Label", "score");
+        kv("cfp4", &cef_float(a.score));
     }
     kv("dvchost", &ctx.hostname);
     kv("externalId", &f.id);
