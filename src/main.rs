@@ -1047,7 +1047,9 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
         state: match &a.state {
             Some(loc) => {
                 let srt = runtime()?;
-                Some(egresswatch::state::Store::open(loc, || Some(a.aws.s3(&srt)))?)
+                Some(egresswatch::state::Store::open(loc, || {
+                    Some(a.aws.s3(&srt))
+                })?)
             }
             None => None,
         },

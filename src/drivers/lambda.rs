@@ -217,13 +217,8 @@ pub async fn handle_with_state(
                         )
                     })
                     .collect();
-                let parts = crate::scan::run_each(
-                    &inputs,
-                    &eng.model,
-                    &eng.rules,
-                    &eng.enrich,
-                    &scan_opts,
-                );
+                let parts =
+                    crate::scan::run_each(&inputs, &eng.model, &eng.rules, &eng.enrich, &scan_opts);
                 (names, ids, parts)
             })
             .await

@@ -395,7 +395,14 @@ pub fn run_each(
                 .map(|skip| vec![skip.get(i).copied().unwrap_or(false)]);
             out.push((
                 i,
-                run_partial(std::slice::from_ref(input), i as u32, model, rules, enrich, &o),
+                run_partial(
+                    std::slice::from_ref(input),
+                    i as u32,
+                    model,
+                    rules,
+                    enrich,
+                    &o,
+                ),
             ));
         }
         out

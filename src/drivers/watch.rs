@@ -350,8 +350,12 @@ pub async fn watch(
     let mut windows = match &args.state {
         None => crate::state::windows::WindowStage::memory(args.lateness, opts.detect),
         Some(store) => {
-            match crate::state::windows::WindowStage::open(store.clone(), args.lateness, opts.detect)
-                .await
+            match crate::state::windows::WindowStage::open(
+                store.clone(),
+                args.lateness,
+                opts.detect,
+            )
+            .await
             {
                 Ok(w) => {
                     tracing::info!(
@@ -670,19 +674,11 @@ pub async fn watch(
                 .iter()
                 .zip(&names)
                 .map(|(i, n)| {
-                    crate::baseline::persist::object_id(
-                        n,
-                        &crate::scan::input_len(i).to_string(),
-                    )
+                    crate::baseline::persist::object_id(n, &crate::scan::input_len(i).to_string())
                 })
                 .collect();
-            let parts = crate::scan::run_each(
-                &inputs,
-                &eng.model,
-                &eng.rules,
-                &eng.enrich,
-                &scan_opts,
-            );
+            let parts =
+                crate::scan::run_each(&inputs, &eng.model, &eng.rules, &eng.enrich, &scan_opts);
             (names, ids, parts)
         })
         .await;

@@ -208,6 +208,22 @@ impl OpenWindows {
             .map(|w| (&w.agg, w.revision))
     }
 
+    /// Every open and remembered window as a finding at its current revision (inspection,
+    /// tests); emits nothing and changes nothing.
+    pub fn findings(&self, rules: &CompiledRules, model: &Model) -> Vec<Finding> {
+        let mut copy = self.clone();
+        let all = Absorbed {
+            replayed: self
+                .open
+                .keys()
+                .chain(self.closed.keys())
+                .cloned()
+                .collect(),
+            ..Default::default()
+        };
+        copy.emit(&all, rules, model)
+    }
+
     fn file(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.file_index.get(name) {
             return i;
@@ -619,7 +635,15 @@ mod tests {
         assert_eq!(late.touched.len(), 1);
         assert_eq!(w.get(&key(0)).unwrap().0.flows, 5);
         // Far too late: dropped, counted.
-        w.absorb("z", [(key(CLOSED_RETENTION * 3), agg(CLOSED_RETENTION * 3, 1, 1, 0))], &files, 20);
+        w.absorb(
+            "z",
+            [(
+                key(CLOSED_RETENTION * 3),
+                agg(CLOSED_RETENTION * 3, 1, 1, 0),
+            )],
+            &files,
+            20,
+        );
         w.close(3600, 900);
         assert_eq!(w.closed_len(), 0, "retention passed");
         let t = w.absorb("y", [(key(0), agg(30, 1, 1, 0))], &files, 20);
