@@ -93,7 +93,7 @@ impl Absorbed {
 }
 
 /// The open (and recently closed) rule windows. See the module docs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(into = "Repr", try_from = "Repr")]
 pub struct OpenWindows {
     /// Largest record end time absorbed (event time, seconds).
@@ -105,20 +105,6 @@ pub struct OpenWindows {
     objects: HashMap<String, i64>,
     /// Record aggregates dropped because their window closed longer ago than the retention.
     pub too_late: u64,
-}
-
-impl Default for OpenWindows {
-    fn default() -> Self {
-        OpenWindows {
-            watermark: None,
-            files: Vec::new(),
-            file_index: HashMap::new(),
-            open: BTreeMap::new(),
-            closed: BTreeMap::new(),
-            objects: HashMap::new(),
-            too_late: 0,
-        }
-    }
 }
 
 impl From<OpenWindows> for Repr {
