@@ -421,6 +421,16 @@ struct WatchCmd {
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long)]
     metrics_addr: Option<String>,
+    /// Messages per receive (1..=10).
+    #[arg(long, default_value_t = 10)]
+    batch: i32,
+    /// Where the open aggregation windows persist between batches and restarts: a folder or
+    /// s3://bucket/prefix (snapshots under `windows/`). Without it they live in memory only.
+    #[arg(long)]
+    state: Option<String>,
+    /// How long (event time) after its end a window still takes records before it closes.
+    #[arg(long, default_value = "15m")]
+    lateness: String,
     /// Inventory to reload periodically: a folder or s3://bucket/prefix/ (default: --inventory).
     #[arg(long)]
     inventory_url: Option<String>,
@@ -599,6 +609,15 @@ fn finish(common: &CommonArgs, result: &ScanResult, default_format: Format) -> R
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A lateness: a duration like 15m, or 0.
+fn lateness(s: &str) -> Result<i64> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    egresswatch::time::parse_duration(s)
+        .with_context(|| format!("{s:?} is not a duration like 15m or 0"))
 }
 
 fn timeout(s: &str) -> Result<std::time::Duration> {
@@ -1032,7 +1051,7 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     let grace = timeout(&a.shutdown_grace)?;
     let args = egresswatch::watch::WatchArgs {
         queue_url: a.queue_url.clone(),
-        batch: 10,
+        batch: a.batch,
         wait_secs: a.wait,
         visibility_secs: a.visibility,
         max_receives: a.max_receives,
@@ -1056,6 +1075,16 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
             None => None,
         },
         history,
+        state: match &a.state {
+            Some(loc) => {
+                let srt = runtime()?;
+                Some(egresswatch::state::Store::open(loc, || {
+                    Some(a.aws.s3(&srt))
+                })?)
+            }
+            None => None,
+        },
+        lateness: lateness(&a.lateness).context("--lateness")?,
     };
     let mut args = args;
     if let Some(addr) = &a.metrics_addr {
@@ -1131,6 +1160,9 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
         "{}",
         serde_json::json!({ "watch": stats })
     )?;
+    if let Some(e) = &stats.state_error {
+        bail!("--state: {e}");
+    }
     if let Some(p) = &a.common.summary_json {
         std::fs::write(p, serde_json::to_vec_pretty(&stats)?)?;
     }

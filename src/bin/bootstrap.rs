@@ -5,7 +5,10 @@
 //! `EGRESSWATCH_LEDGER` (ENI ledger, `s3://bucket/prefix` or a folder: CloudTrail and SageMaker
 //! events on the queue are written there and read by every instance), `EGRESSWATCH_LEDGER_REFRESH`
 //! (how often other instances' ledger segments are merged in, default 60s) and
-//! `EGRESSWATCH_ENI_GRACE` (`2m,20m`).
+//! `EGRESSWATCH_ENI_GRACE` (`2m,20m`), `EGRESSWATCH_STATE` (`s3://bucket/prefix` or a folder:
+//! the open aggregation windows, shared by every instance, so a window split over invocations
+//! is raised once and then updated) and `EGRESSWATCH_LATENESS` (how long after its end a window
+//! takes records, default 15m).
 
 use std::sync::Arc;
 
@@ -73,7 +76,26 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
     let engine = Arc::new(history.engine());
-    let warm = Arc::new(tokio::sync::Mutex::new((engine, history)));
+    let lateness = match std::env::var("EGRESSWATCH_LATENESS") {
+        Ok(v) if v.trim() == "0" => 0,
+        Ok(v) => egresswatch::time::parse_duration(&v)
+            .ok_or_else(|| format!("EGRESSWATCH_LATENESS: {v:?} is not a duration like 15m"))?,
+        Err(_) => egresswatch::state::windows::DEFAULT_LATENESS,
+    };
+    let detect = egresswatch::detect::DetectOptions::default();
+    let windows = match std::env::var("EGRESSWATCH_STATE") {
+        Ok(loc) if !loc.is_empty() => {
+            let store = egresswatch::state::Store::open(&loc, || Some(s3.clone()))
+                .map_err(|e| format!("EGRESSWATCH_STATE: {e}"))?;
+            Some(
+                egresswatch::state::windows::WindowStage::open(store, lateness, detect)
+                    .await
+                    .map_err(|e| format!("EGRESSWATCH_STATE: {e}"))?,
+            )
+        }
+        _ => None,
+    };
+    let warm = Arc::new(tokio::sync::Mutex::new((engine, history, windows)));
     // Header-less records (CloudWatch Logs, Firehose): EGRESSWATCH_FIELDS, EGRESSWATCH_FIELDS_MAP
     // and the inventory's flow logs give their field order.
     let fields = match std::env::var("EGRESSWATCH_FIELDS") {
@@ -135,12 +157,13 @@ async fn main() -> Result<(), Error> {
             };
             // One invocation at a time per instance: the lock is never contended.
             let mut guard = warm.lock().await;
-            let (engine, history) = &mut *guard;
-            egresswatch::lambda::handle_with_history(
+            let (engine, history, windows) = &mut *guard;
+            egresswatch::lambda::handle_with_state(
                 ev.payload,
                 &s3,
                 engine,
                 Some(history),
+                windows.as_mut(),
                 &opts,
                 &mut emit,
             )

@@ -69,7 +69,24 @@ pub async fn handle_with_history(
     event: Value,
     s3: &aws_sdk_s3::Client,
     engine: &mut Arc<Engine>,
+    history: Option<&mut LambdaHistory>,
+    opts: &ScanOptions,
+    emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
+) -> Result<Value, String> {
+    handle_with_state(event, s3, engine, history, None, opts, emit).await
+}
+
+/// [`handle_with_history`], with open windows (`EGRESSWATCH_STATE`): each object is counted
+/// once into the windows persisted in the store (re-read and re-applied when another instance
+/// committed first), and only then are the windows' new revisions handed to `emit` (`new` when
+/// first raised, then `update`s with cumulative counters; `state::windows`). The invocation
+/// fails whole when the state cannot be committed, so SQS retries every record.
+pub async fn handle_with_state(
+    event: Value,
+    s3: &aws_sdk_s3::Client,
+    engine: &mut Arc<Engine>,
     mut history: Option<&mut LambdaHistory>,
+    windows: Option<&mut crate::state::windows::WindowStage>,
     opts: &ScanOptions,
     emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
 ) -> Result<Value, String> {
@@ -183,9 +200,54 @@ pub async fn handle_with_history(
     }
     let eng = engine.clone();
     let scan_opts = opts.clone();
-    let result = tokio::task::spawn_blocking(move || eng.scan(&inputs, &scan_opts))
-        .await
-        .map_err(|e| format!("scan task failed: {e}"))?;
+    let result = match windows {
+        None => tokio::task::spawn_blocking(move || eng.scan(&inputs, &scan_opts))
+            .await
+            .map_err(|e| format!("scan task failed: {e}"))?,
+        Some(w) => {
+            let (names, ids, parts) = tokio::task::spawn_blocking(move || {
+                let names: Vec<String> = inputs.iter().map(Input::name).collect();
+                let ids: Vec<String> = inputs
+                    .iter()
+                    .zip(&names)
+                    .map(|(i, n)| {
+                        crate::baseline::persist::object_id(
+                            n,
+                            &crate::scan::input_len(i).to_string(),
+                        )
+                    })
+                    .collect();
+                let parts =
+                    crate::scan::run_each(&inputs, &eng.model, &eng.rules, &eng.enrich, &scan_opts);
+                (names, ids, parts)
+            })
+            .await
+            .map_err(|e| format!("scan task failed: {e}"))?;
+            let mut summary = crate::scan::Summary::default();
+            let mut objects = Vec::new();
+            for (part, id) in parts.into_iter().zip(ids) {
+                let fine = part.ok.first().copied().unwrap_or(false);
+                summary.absorb(part.summary);
+                // A failed object fails its record and is retried whole: not counted now.
+                if fine {
+                    objects.push((id, part.aggregates));
+                }
+            }
+            let applied = if objects.is_empty() {
+                crate::state::windows::Applied::default()
+            } else {
+                w.apply(&objects, &names, &engine.rules, &engine.model)
+                    .await
+                    .map_err(|e| format!("window state not committed: {e}"))?
+            };
+            summary.findings = applied.findings.len() as u64;
+            crate::scan::ScanResult {
+                findings: applied.findings,
+                summary,
+                baseline: None,
+            }
+        }
+    };
     // Objects that were read but could not be decoded fail their record too, so the queue's
     // redrive policy bounds the retries.
     for e in &result.summary.errors {

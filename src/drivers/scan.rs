@@ -367,6 +367,61 @@ pub fn run_partial(
     run_partial_with(inputs, file_base, model, rules, enrich, opts, false)
 }
 
+/// One [`Partial`] per input (in input order), scanned `opts.threads` at a time: continuous
+/// modes count each object once in their open windows, so they need each object's aggregates
+/// apart. Input `i`'s file indices are `i` (the batch's file-name table).
+pub fn run_each(
+    inputs: &[Input],
+    model: &Model,
+    rules: &CompiledRules,
+    enrich: &EnrichConfig,
+    opts: &ScanOptions,
+) -> Vec<Partial> {
+    let one = ScanOptions {
+        threads: 1,
+        ..opts.clone()
+    };
+    let next = AtomicUsize::new(0);
+    let threads = opts.threads.clamp(1, inputs.len().max(1));
+    let worker = || {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = inputs.get(i) else { break };
+            let mut o = one.clone();
+            o.baseline = opts
+                .baseline
+                .as_ref()
+                .map(|skip| vec![skip.get(i).copied().unwrap_or(false)]);
+            out.push((
+                i,
+                run_partial(
+                    std::slice::from_ref(input),
+                    i as u32,
+                    model,
+                    rules,
+                    enrich,
+                    &o,
+                ),
+            ));
+        }
+        out
+    };
+    let mut all: Vec<(usize, Partial)> = if threads == 1 {
+        worker()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, p)| p).collect()
+}
+
 /// [`run_partial`], with the report's traffic totals aggregated beside the detector when
 /// `traffic` is set (off otherwise: no cost to scans that do not report).
 pub fn run_partial_with(

@@ -8,6 +8,13 @@
 //! `max_receives` attempts; a deleted object's message is deleted. `s3:TestEvent` is skipped.
 //! SIGTERM or Ctrl-C stops receiving and lets the batch in flight finish (up to a deadline).
 //! Several workers on one queue share the work through SQS alone.
+//!
+//! Findings are windows kept open across batches (`state::windows`): a window split over
+//! several batches is emitted once as `activity: new`, revision 1, then as `update`s with the
+//! next revision and cumulative counters. Per batch: scan each object apart, absorb the objects
+//! not counted before, commit the window state (`--state`, re-read and re-applied on conflict
+//! with another writer), hand the findings on, and only then delete the messages; then windows
+//! whose end plus `--lateness` the event-time watermark passed are closed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +61,10 @@ pub struct WatchArgs {
     pub reload: Option<Reload>,
     /// ENI history: CloudTrail and SageMaker events on the queue update it at once.
     pub history: Option<WatchHistory>,
+    /// Where the open windows persist (`--state`); in memory only without it.
+    pub state: Option<crate::state::Store>,
+    /// Allowed lateness (seconds of event time after a window's end) before it closes.
+    pub lateness: i64,
 }
 
 /// What watch keeps to attribute ENIs born after its inventory was taken.
@@ -123,6 +134,14 @@ pub struct WatchStats {
     pub ledger_updates: u64,
     pub reattributed: u64,
     pub pending_dropped: u64,
+    /// Objects delivered again after they were counted (added nothing; their windows were
+    /// emitted again at their current revision), windows closed, and state generations written.
+    pub duplicate_objects: u64,
+    pub windows_closed: u64,
+    pub state_commits: u64,
+    /// Set when the window state could not be opened (watch exits at once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_error: Option<String>,
     pub summary: Summary,
     /// Milliseconds from the S3 event to the findings being handed on (end to end).
     pub latency_event_to_emit_ms: Latency,
@@ -328,6 +347,32 @@ pub async fn watch(
     let mut history = args.history.clone();
     let mut pending: std::collections::HashMap<String, Vec<Finding>> = Default::default();
     let mut pending_n = 0usize;
+    let mut windows = match &args.state {
+        None => crate::state::windows::WindowStage::memory(args.lateness, opts.detect),
+        Some(store) => {
+            match crate::state::windows::WindowStage::open(
+                store.clone(),
+                args.lateness,
+                opts.detect,
+            )
+            .await
+            {
+                Ok(w) => {
+                    tracing::info!(
+                        state = %w.location().unwrap_or_default(),
+                        open = w.windows.open_len(),
+                        "window state loaded"
+                    );
+                    w
+                }
+                Err(e) => {
+                    tracing::error!("window state: {e}");
+                    stats.state_error = Some(e);
+                    return stats;
+                }
+            }
+        }
+    };
     // The first reload happens before the first receive, so an S3-only inventory is in place.
     let mut last_reload: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
@@ -625,20 +670,19 @@ pub async fn watch(
         let scan_opts = opts.clone();
         let scanned = tokio::task::spawn_blocking(move || {
             let names: Vec<String> = inputs.iter().map(Input::name).collect();
-            let part = crate::scan::run_partial(
-                &inputs,
-                0,
-                &eng.model,
-                &eng.rules,
-                &eng.enrich,
-                &scan_opts,
-            );
-            let findings =
-                crate::detect::findings::build(part.aggregates, &eng.rules, &eng.model, &names);
-            (findings, part.summary, part.ok, part.millis)
+            let ids: Vec<String> = inputs
+                .iter()
+                .zip(&names)
+                .map(|(i, n)| {
+                    crate::baseline::persist::object_id(n, &crate::scan::input_len(i).to_string())
+                })
+                .collect();
+            let parts =
+                crate::scan::run_each(&inputs, &eng.model, &eng.rules, &eng.enrich, &scan_opts);
+            (names, ids, parts)
         })
         .await;
-        let (findings, summary, ok, millis) = match scanned {
+        let (names, ids, parts) = match scanned {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!("scan task failed: {e}");
@@ -647,8 +691,20 @@ pub async fn watch(
                 continue;
             }
         };
-        for ms in millis {
-            stats.latency_object_ms.record(ms as i64);
+        let mut summary = Summary::default();
+        let mut ok = Vec::with_capacity(parts.len());
+        let mut objects = Vec::new();
+        for (part, id) in parts.into_iter().zip(ids) {
+            let fine = part.ok.first().copied().unwrap_or(false);
+            for ms in part.millis {
+                stats.latency_object_ms.record(ms as i64);
+            }
+            summary.absorb(part.summary);
+            // An object that failed is retried whole: none of it is counted now.
+            if fine {
+                objects.push((id, part.aggregates));
+            }
+            ok.push(fine);
         }
         for (i, fine) in ok.iter().enumerate() {
             if !fine {
@@ -656,6 +712,31 @@ pub async fn watch(
                 stats.failed_objects += 1;
             }
         }
+        // The windows' state is committed before anything is handed on, and the messages are
+        // deleted only after that: a crash in between re-delivers objects already counted,
+        // which add nothing and re-emit their windows' current revision.
+        let applied = if objects.is_empty() {
+            Ok(crate::state::windows::Applied::default())
+        } else {
+            windows
+                .apply(&objects, &names, &engine.rules, &engine.model)
+                .await
+        };
+        let applied = match applied {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(
+                    "window state not committed ({e}); the batch's messages will be redelivered"
+                );
+                stop_hb.store(true, Ordering::SeqCst);
+                hb.abort();
+                continue;
+            }
+        };
+        stats.duplicate_objects += applied.duplicates as u64;
+        stats.windows_closed += applied.closed as u64;
+        stats.state_commits += u64::from(applied.generation.is_some());
+        let findings = applied.findings;
         stats.summary.absorb(summary);
         stats.findings += findings.len() as u64;
         let emitted = emit(&findings);
@@ -667,6 +748,14 @@ pub async fn watch(
                     || f.attribution.as_ref().is_some_and(|a| {
                         a.confidence == crate::detect::findings::Confidence::Unknown
                     });
+                if late {
+                    // Only the latest revision of an id is kept.
+                    let list = pending.entry(f.eni.clone()).or_default();
+                    if let Some(old) = list.iter_mut().find(|p| p.id == f.id) {
+                        *old = f.clone();
+                        continue;
+                    }
+                }
                 if late && pending_n < MAX_PENDING {
                     pending.entry(f.eni.clone()).or_default().push(f.clone());
                     pending_n += 1;

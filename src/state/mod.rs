@@ -14,6 +14,7 @@
 //! name being the compare-and-swap; `delete` prunes old generations.
 
 pub mod snapshot;
+pub mod windows;
 
 use std::fs;
 use std::io::Write;
