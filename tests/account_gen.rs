@@ -250,7 +250,7 @@ fn default_account_is_fully_read_and_attributed() {
         assert_eq!(s["skipped"], 0, "{input}");
         assert_eq!(s["failed_files"], 0, "{input}");
         assert_eq!(s["unattributed"]["enis"], 0, "{input}: {s}");
-        // Only NAT-gateway traffic raises findings, each on a labelled resource, exactly.
+        // Only NAT-gateway traffic raises rule findings, each on a labelled resource, exactly.
         assert!(!findings.is_empty());
         for f in &findings {
             let name = f["resource"]["name"].as_str().unwrap();
@@ -261,7 +261,10 @@ fn default_account_is_fully_read_and_attributed() {
                 .unwrap_or_else(|| panic!("{input}: finding on unknown resource {f}"));
             assert_eq!(f["resource"]["kind"], r.kind.as_str(), "{f}");
             assert_eq!(f["attribution"]["confidence"], "exact", "{f}");
-            assert_eq!(f["path"], "nat-gateway", "{f}");
+            // Behavioural anomalies (tests/baseline.rs) may be on any path.
+            if f["anomaly"].is_null() {
+                assert_eq!(f["path"], "nat-gateway", "{f}");
+            }
         }
     }
 }

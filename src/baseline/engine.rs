@@ -1275,7 +1275,7 @@ impl Engine {
                 dst_service: None,
                 dst_region: None,
                 resource,
-                attribution: None,
+                attribution: eni_info.map(|e| crate::detect::findings::eni_attribution(model, e)),
                 window_start: Some(format_rfc3339(c.window.0)),
                 first_seen: first.map(format_rfc3339),
                 last_seen: last.map(format_rfc3339),

@@ -243,6 +243,11 @@ fn attribution(
     attribution_of(model, eni, rep.resource, rep.conf)
 }
 
+/// How an ENI is attributed, as its sources say (anomaly findings: a profile's ENI).
+pub fn eni_attribution(model: &Model, eni: &crate::enrich::model::EniInfo) -> Attribution {
+    attribution_of(model, Some(eni), NONE, eni.conf)
+}
+
 fn attribution_of(
     model: &Model,
     eni: Option<&crate::enrich::model::EniInfo>,
