@@ -110,6 +110,9 @@ pub struct Profile {
     pub meta: Meta,
     pub first_seen: i64,
     pub last_seen: i64,
+    /// An ENI of the resource (the smallest name seen): beaconing findings name it.
+    #[serde(default)]
+    pub eni: String,
     /// Long-lived: per group, 48 rings (weekday/weekend x hour of day) of hourly bytes.
     #[serde(default)]
     pub slots: BTreeMap<String, Vec<Vec<f32>>>,
@@ -355,6 +358,7 @@ impl Engine {
                     meta: meta.clone(),
                     first_seen: c.first,
                     last_seen: c.last,
+                    eni: String::new(),
                     slots: BTreeMap::new(),
                     cusum: BTreeMap::new(),
                     dests: BTreeMap::new(),
@@ -368,6 +372,13 @@ impl Engine {
                 prof.meta.end = meta.end;
             }
             let nd = name_dest(&k.dest, model);
+            let eni_name = model
+                .enis
+                .get(c.eni as usize)
+                .map_or_else(|| "-".to_string(), |e| e.id.to_string());
+            if prof.eni.is_empty() || (eni_name != "-" && eni_name < prof.eni) {
+                prof.eni.clone_from(&eni_name);
+            }
             let slot = Slot {
                 profile: pkey,
                 hour: k.hour,
@@ -383,10 +394,7 @@ impl Engine {
                 b5: c.b5,
                 first: c.first,
                 last: c.last,
-                eni: model
-                    .enis
-                    .get(c.eni as usize)
-                    .map_or_else(|| "-".to_string(), |e| e.id.to_string()),
+                eni: eni_name,
                 evidence: c
                     .evidence()
                     .map(|(f, l)| (files.get(f as usize).cloned().unwrap_or_default(), l))
@@ -1011,6 +1019,7 @@ impl Engine {
         }
         let kind = p.meta.kind.clone();
         let name = p.meta.name.clone();
+        let eni = p.eni.clone();
         for (target, ring) in &p.beacons {
             if !ring.iter().any(|&c| unpack_callback(c).0 >= h) {
                 continue;
@@ -1083,6 +1092,7 @@ impl Engine {
                         flows: ring.len() as u64,
                         first: times[0].0,
                         last: times[times.len() - 1].0,
+                        eni: eni.clone(),
                         ..Default::default()
                     }],
                     dst_ip: Some(host),
