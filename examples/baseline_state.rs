@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use egresswatch::baseline::engine::{Family, Meta, Profile, State, STATE_SCHEMA};
+use egresswatch::baseline::engine::{Family, Meta, Profile, Rings, State, STATE_SCHEMA};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()

@@ -22,7 +22,7 @@ use crate::time::format_rfc3339;
 
 /// Schema of the persisted state; a state of another schema is refused with a clear error.
 pub const STATE_SCHEMA: u32 = 1;
-const SLOT_RING: usize = 8;
+const SLOT_RING: usize = 6;
 const RUN_RING: usize = 32;
 const DAY: i64 = 86_400;
 
@@ -115,7 +115,7 @@ pub struct Profile {
     pub eni: String,
     /// Long-lived: per group, 48 rings (weekday/weekend x hour of day) of hourly bytes.
     #[serde(default)]
-    pub slots: BTreeMap<String, Vec<Vec<f32>>>,
+    pub slots: BTreeMap<String, Rings>,
     #[serde(default)]
     pub cusum: BTreeMap<String, Cusum>,
     /// Long-lived: destination key -> last hour seen (jobs use their family's).
@@ -129,6 +129,96 @@ pub struct Profile {
     /// Callback times (packed) per "host|port|proto".
     #[serde(default)]
     pub beacons: BTreeMap<String, Vec<u64>>,
+}
+
+/// A long-lived profile's hourly history of one group: 48 slots (weekday/weekend x hour of
+/// day), each a ring of the last [`SLOT_RING`] hours in KiB. Stored flat and written as
+/// base64, because this is most of a profile's state (1.2 KiB in memory, 1.7 KiB in JSON,
+/// against 4.6 and 15 for nested float lists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rings {
+    /// Values filled per slot (at most `SLOT_RING`).
+    len: Vec<u8>,
+    /// Slot-major, newest last within a slot, KiB.
+    kib: Vec<u32>,
+}
+
+impl Default for Rings {
+    fn default() -> Self {
+        Rings {
+            len: vec![0; 48],
+            kib: vec![0; 48 * SLOT_RING],
+        }
+    }
+}
+
+impl Rings {
+    pub fn push(&mut self, slot: usize, bytes: u64) {
+        if slot >= 48 {
+            return;
+        }
+        let v = (bytes / 1024).min(u32::MAX as u64) as u32;
+        let ring = &mut self.kib[slot * SLOT_RING..(slot + 1) * SLOT_RING];
+        let n = self.len[slot] as usize;
+        if n < SLOT_RING {
+            ring[n] = v;
+            self.len[slot] += 1;
+        } else {
+            ring.rotate_left(1);
+            ring[SLOT_RING - 1] = v;
+        }
+    }
+
+    /// The slot's values in bytes.
+    pub fn values(&self, slot: usize) -> Vec<f64> {
+        let n = self.len.get(slot).copied().unwrap_or(0) as usize;
+        self.kib
+            .get(slot * SLOT_RING..slot * SLOT_RING + n)
+            .map_or_else(Vec::new, |v| v.iter().map(|&k| k as f64 * 1024.0).collect())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RingsWire {
+    len: Vec<u8>,
+    kib: String,
+}
+
+impl Serialize for Rings {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        let bytes: Vec<u8> = self.kib.iter().flat_map(|v| v.to_le_bytes()).collect();
+        RingsWire {
+            len: self.len.clone(),
+            kib: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        let w = RingsWire::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(w.kib.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        if w.len.len() != 48
+            || bytes.len() != 48 * SLOT_RING * 4
+            || w.len.iter().any(|&n| n as usize > SLOT_RING)
+        {
+            return Err(serde::de::Error::custom(
+                "hour-of-week rings: expected 48 slots of at most 6 values",
+            ));
+        }
+        Ok(Rings {
+            len: w.len,
+            kib: bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -639,12 +729,7 @@ impl Engine {
                         f.and_then(|f| f.rates.get(g)).cloned().unwrap_or_default(),
                     )
                 } else {
-                    let r: Vec<f64> = p
-                        .slots
-                        .get(g)
-                        .and_then(|s| s.get(slot))
-                        .map(|v| v.iter().map(|&x| x as f64).collect())
-                        .unwrap_or_default();
+                    let r: Vec<f64> = p.slots.get(g).map(|s| s.values(slot)).unwrap_or_default();
                     (r.clone(), r)
                 };
                 let observed = if job {
@@ -799,12 +884,8 @@ impl Engine {
                             e.1.push(x as f32);
                         }
                     } else {
-                        let rings = p
-                            .slots
-                            .entry(g.clone())
-                            .or_insert_with(|| vec![Vec::new(); 48]);
-                        if rings.len() == 48 && self.state.data_hours.contains(&h) {
-                            push_ring(&mut rings[slot], x as f32, SLOT_RING);
+                        if self.state.data_hours.contains(&h) {
+                            p.slots.entry(g.clone()).or_default().push(slot, x);
                         }
                     }
                 }
@@ -1415,5 +1496,46 @@ fn description(rule: usize) -> &'static str {
         2 => "A destination class (internet /24 or /48, a VPC or peered host:port, an AWS service, an external resolver) the profile had not used past its learning period.",
         3 => "A destination protocol and port the profile had not used past its learning period.",
         _ => "Regular callbacks to one host (RITA-style regularity of intervals and sizes over new connections).",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rings_keep_the_newest_values_per_slot_and_round_trip() {
+        let mut r = Rings::default();
+        for i in 0..(SLOT_RING as u64 + 2) {
+            r.push(5, (i + 1) * 1024 * 1024);
+        }
+        r.push(47, 2048);
+        r.push(48, 1); // out of range: ignored
+        let v = r.values(5);
+        assert_eq!(v.len(), SLOT_RING);
+        assert_eq!(v[0], 3.0 * 1024.0 * 1024.0);
+        assert_eq!(v[SLOT_RING - 1], (SLOT_RING as f64 + 2.0) * 1024.0 * 1024.0);
+        assert_eq!(r.values(47), vec![2048.0]);
+        assert!(r.values(0).is_empty());
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Rings>(&json).unwrap(), r);
+        let bad = json.replace("\"len\":[0", "\"len\":[9");
+        assert!(serde_json::from_str::<Rings>(&bad).is_err());
+    }
+
+    #[test]
+    fn slots_split_weekdays_from_weekends() {
+        // 2026-10-05 was a Monday, 2026-10-10 a Saturday.
+        let monday = crate::time::parse_rfc3339("2026-10-05T09:00:00Z").unwrap();
+        let saturday = crate::time::parse_rfc3339("2026-10-10T09:00:00Z").unwrap();
+        assert_eq!(slot_of(monday), 9);
+        assert_eq!(slot_of(saturday), 24 + 9);
+        assert_eq!(slot_of(monday + 4 * DAY), 9);
+    }
+
+    #[test]
+    fn human_bytes_reads_at_a_glance() {
+        assert_eq!(human_bytes(41.2e9), "41.2 GB");
+        assert_eq!(human_bytes(999.0), "999 B");
     }
 }
