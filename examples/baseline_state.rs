@@ -49,16 +49,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             beacons: BTreeMap::new(),
         };
         for g in &groups[..3] {
-            p.slots.insert(
-                g.to_string(),
-                (0..48)
-                    .map(|s| {
-                        (0..8)
-                            .map(|i| (1e6 * (s * 8 + i + r) as f64) as f32)
-                            .collect()
-                    })
-                    .collect(),
-            );
+            let mut rings = Rings::default();
+            for slot in 0..48 {
+                for i in 0..8 {
+                    rings.push(slot, (1e6 * (slot * 8 + i + r) as f64) as u64);
+                }
+            }
+            p.slots.insert(g.to_string(), rings);
         }
         for d in 0..32 {
             p.dests
