@@ -207,6 +207,7 @@ pub struct BaselineSummary {
     pub duplicate_objects: u64,
 }
 
+#[derive(Clone)]
 pub struct Engine {
     pub cfg: BaselineConfig,
     pub state: State,

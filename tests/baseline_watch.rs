@@ -1,0 +1,268 @@
+//! Behavioural baselines in `watch`, against a real S3 + SQS server on 127.0.0.1 (moto, from
+//! scripts/setup_moto.sh via EGRESSWATCH_MOTO_PYTHON). A generated three-week account: the two
+//! warm-up weeks are fed by `scan --state`, the injected week is delivered as S3 notifications
+//! to `watch --state` with the same store. Asserted: every labelled anomaly is emitted by watch
+//! with its category and resource; each anomaly id is emitted once as `new` revision 1, then
+//! only as `update`s with higher revisions; the ids equal those of `scan --state` over the same
+//! weeks (the deterministic result); the summary carries the baseline counters.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aws_sdk_s3::primitives::ByteStream;
+use common::account::{self, Config, Labels};
+use common::moto::moto;
+use serde_json::Value;
+
+fn env() -> [(&'static str, &'static str); 3] {
+    [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn scan(out: &Path, inputs: &[PathBuf], state: &Path, tag: &str) -> Vec<Value> {
+    let findings = out.join(format!("findings-{tag}.jsonl"));
+    let o = Command::new(env!("CARGO_BIN_EXE_egresswatch"))
+        .arg("scan")
+        .arg("--inventory")
+        .arg(out.join("inventory"))
+        .args(inputs)
+        .args(["--format", "jsonl", "--output"])
+        .arg(&findings)
+        .arg("--state")
+        .arg(state)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "scan {tag}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    lines(&findings)
+}
+
+fn anomaly_ids(f: &[Value]) -> BTreeSet<String> {
+    f.iter()
+        .filter(|x| !x["anomaly"].is_null())
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn t(v: &Value) -> i64 {
+    egresswatch::time::parse_rfc3339(v.as_str().unwrap()).unwrap()
+}
+
+/// Day folders (`.../YYYY/MM/DD`) of a flow-log tree, in date order.
+fn day_dirs(root: &Path) -> Vec<PathBuf> {
+    fn walk(d: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+        let mut e: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        e.sort();
+        for p in e {
+            if depth == 0 {
+                out.push(p);
+            } else {
+                walk(&p, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &root.join("AWSLogs/111122223333/vpcflowlogs/us-east-1"),
+        2,
+        &mut out,
+    );
+    out
+}
+
+fn files(day: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+async fn notifying_bucket(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, b: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    s3.create_bucket().bucket(b).send().await.unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("{b}-events"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()
+        .get(&A::QueueArn)
+        .unwrap()
+        .clone();
+    let qc = aws_sdk_s3::types::QueueConfiguration::builder()
+        .queue_arn(arn)
+        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(b)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(qc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
+#[test]
+fn watch_raises_the_injected_anomalies_once_then_updates_them_like_scan_with_state() {
+    let Some(m) = moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let labels: Labels = account::generate(
+        &Config {
+            weeks: 3,
+            scale: 0.05,
+            ..Default::default()
+        },
+        out,
+    )
+    .unwrap();
+    let root = out.join("flowlogs");
+    let days = day_dirs(&root);
+    assert_eq!(days.len(), 21);
+
+    // The reference: scan --state over weeks 1-2, then week 3, with a fresh local state.
+    let reference = out.join("state-scan");
+    let f1 = scan(out, &days[..14], &reference, "ref-weeks12");
+    assert!(anomaly_ids(&f1).is_empty(), "warm-up weeks raise nothing");
+    let f2 = scan(out, &days[14..], &reference, "ref-week3");
+    let want = anomaly_ids(&f2);
+    assert!(!want.is_empty());
+
+    // Watch's store: weeks 1-2 by scan, week 3 through the queue.
+    let state = out.join("state-watch");
+    let _ = scan(out, &days[..14], &state, "weeks12");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (k, v) in env() {
+        std::env::set_var(k, v);
+    }
+    let week3: Vec<PathBuf> = days[14..].iter().flat_map(|d| files(d)).collect();
+    let queue = rt.block_on(async {
+        let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+        let (s3, sqs) = (
+            egresswatch::aws::s3_client(&cfg, true),
+            egresswatch::aws::sqs_client(&cfg),
+        );
+        let q = notifying_bucket(&s3, &sqs, "week3").await;
+        // In event-time order, as flow logs are delivered.
+        for p in &week3 {
+            let key = p.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+            s3.put_object()
+                .bucket("week3")
+                .key(key)
+                .body(ByteStream::from(std::fs::read(p).unwrap()))
+                .send()
+                .await
+                .unwrap();
+        }
+        q
+    });
+    let (found_path, summary_path) = (out.join("watch.jsonl"), out.join("watch-summary.json"));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
+    c.args(["watch", "--endpoint-url", &m.url, "--queue-url", &queue])
+        .arg("--inventory")
+        .arg(out.join("inventory"))
+        .args(["--wait", "1", "--visibility", "120", "--batch", "10"])
+        .args(["--idle-exit", "5s", "--format", "jsonl"])
+        .arg("--state")
+        .arg(&state)
+        .arg("--output")
+        .arg(&found_path)
+        .arg("--summary-json")
+        .arg(&summary_path);
+    for (k, v) in env() {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let found = lines(&found_path);
+    let an: Vec<&Value> = found.iter().filter(|x| !x["anomaly"].is_null()).collect();
+
+    // Every labelled anomaly, with its category, on its resource.
+    for a in &labels.anomalies {
+        let hit = an.iter().any(|x| {
+            x["category"] == a.category.as_str()
+                && x["resource"]["name"] == a.resource_name.as_str()
+                && t(&x["anomaly"]["window_end"]) > a.start
+                && t(&x["window_start"]) <= a.end + 2 * 3600
+        });
+        assert!(
+            hit,
+            "{} ({} on {}) not emitted by watch; anomalies: {:#?}",
+            a.id,
+            a.category,
+            a.resource_name,
+            an.iter().map(|x| &x["title"]).collect::<Vec<_>>()
+        );
+    }
+    // Once `new` revision 1, then only `update`s with higher revisions.
+    let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for x in &an {
+        by_id.entry(x["id"].as_str().unwrap()).or_default().push(x);
+    }
+    for (id, revs) in &by_id {
+        assert_eq!(revs[0]["activity"], "new", "{id}: {revs:#?}");
+        assert_eq!(revs[0]["revision"], 1, "{id}: {revs:#?}");
+        for w in revs.windows(2) {
+            assert_eq!(w[1]["activity"], "update", "{id}: {revs:#?}");
+            assert!(
+                w[1]["revision"].as_u64() > w[0]["revision"].as_u64(),
+                "{id}: {revs:#?}"
+            );
+        }
+    }
+    // The deterministic result: the ids of scan --state over the same weeks.
+    let got: BTreeSet<String> = by_id.keys().map(|s| s.to_string()).collect();
+    assert_eq!(got, want, "watch's anomaly ids against scan --state");
+    // Counted in the summary, persisted beside the windows.
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert_eq!(s["objects"].as_u64().unwrap(), week3.len() as u64, "{s}");
+    assert!(s["baseline"]["profiles"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["baseline_commits"].as_u64().unwrap() >= 1, "{s}");
+    assert!(state.join("baseline").is_dir() && state.join("windows").is_dir());
+}
