@@ -51,7 +51,10 @@ pub fn base_from_name(name: &str) -> &str {
 pub fn family_of(model: &Model, r: u32, overrides: &[FamilyOverride]) -> Option<String> {
     let res = model.resources.get(r as usize)?;
     let kind = res.kind_str();
-    if let Some(o) = overrides.iter().find(|o| crate::deliver::route::glob(&o.pattern, &res.name)) {
+    if let Some(o) = overrides
+        .iter()
+        .find(|o| crate::deliver::route::glob(&o.pattern, &res.name))
+    {
         return Some(format!("{kind}/{}", o.family));
     }
     if res.parent != NONE {

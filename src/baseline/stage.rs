@@ -128,7 +128,10 @@ impl ContinuousStage {
             return Ok(applied);
         };
         // Nothing new: nothing to write (the state already holds every object).
-        if objects.iter().all(|(id, _)| self.engine.state.seen_objects.contains_key(id)) {
+        if objects
+            .iter()
+            .all(|(id, _)| self.engine.state.seen_objects.contains_key(id))
+        {
             return Ok(Applied {
                 duplicates: objects.len(),
                 ..Default::default()

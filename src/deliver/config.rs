@@ -333,7 +333,10 @@ mod tests {
         let c = RouteConfig::parse(include_str!("../../samples/route.example.toml")).unwrap();
         assert_eq!(c.sinks.len(), 6);
         assert_eq!(c.suppressions.len(), 3);
-        assert_eq!(c.suppressions[2].owner.as_deref(), Some("ml-platform (SEC-1234)"));
+        assert_eq!(
+            c.suppressions[2].owner.as_deref(),
+            Some("ml-platform (SEC-1234)")
+        );
     }
 
     #[test]

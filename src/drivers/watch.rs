@@ -864,12 +864,7 @@ pub async fn watch(
         if let Err(e) = emitted {
             // The baselines counted the batch: a redelivery adds nothing to them, so their
             // findings go with the next batch.
-            held.extend(
-                findings
-                    .iter()
-                    .filter(|f| f.anomaly.is_some())
-                    .cloned(),
-            );
+            held.extend(findings.iter().filter(|f| f.anomaly.is_some()).cloned());
             stats.anomalies_held += held.len() as u64;
             tracing::error!(
                 "findings could not be handed on ({e}); messages are kept and will be redelivered"
