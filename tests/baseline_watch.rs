@@ -371,7 +371,12 @@ fn concurrent_lambda_invocations_lose_no_baseline_update() {
     }
     let reference = out.join("state-scan");
     assert!(anomaly_ids(&scan(out, &days[..14], &reference, "ref12")).is_empty());
-    let want = anomaly_ids(&scan(out, &[halves_root.clone()], &reference, "ref3"));
+    let want = anomaly_ids(&scan(
+        out,
+        std::slice::from_ref(&halves_root),
+        &reference,
+        "ref3",
+    ));
     assert!(!want.is_empty());
     let url = out.join("state-lambda");
     let _ = scan(out, &days[..14], &url, "weeks12");
@@ -406,7 +411,6 @@ fn concurrent_lambda_invocations_lose_no_baseline_update() {
                 .unwrap();
         }
         let at = |p: &Path| egresswatch::state::Store::open(&p.display().to_string(), || None);
-        let store = || at(&url);
         let detect = egresswatch::detect::DetectOptions::default();
         let mut instances: Vec<Instance> = Vec::new();
         for i in 0..3 {
