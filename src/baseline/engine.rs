@@ -498,11 +498,16 @@ impl Engine {
             // Peek at open hours: raise early, fold nothing.
             let open_hours: BTreeSet<i64> = self.open.keys().map(|s| s.hour).collect();
             for h in open_hours {
+                // Scoring folds the hour's callbacks into the beacon rings: the open callbacks
+                // are kept too, or every peek (each batch of a continuous run) would consume
+                // them and an open hour's beaconing would never reach its profile.
                 let snapshot = self.state.clone();
+                let beacons = self.open_beacons.clone();
                 let cells = self.take_hour(h, false);
                 let mut peek = BTreeMap::new();
                 self.score_hour(h, &cells, &mut peek, false);
                 self.state = snapshot;
+                self.open_beacons = beacons;
                 for (id, c) in peek {
                     out.insert(id, c);
                 }
