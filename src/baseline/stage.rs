@@ -113,7 +113,6 @@ impl ContinuousStage {
             e.fill_summary();
             (
                 e,
-                fresh,
                 Applied {
                     findings,
                     duplicates,
@@ -123,7 +122,7 @@ impl ContinuousStage {
         };
         let Some(snaps) = &self.snaps else {
             let placeholder = Engine::new(self.cfg.clone(), None)?;
-            let (e, _, applied) = step(std::mem::replace(&mut self.engine, placeholder));
+            let (e, applied) = step(std::mem::replace(&mut self.engine, placeholder));
             self.engine = e;
             return Ok(applied);
         };
@@ -153,7 +152,7 @@ impl ContinuousStage {
                     }
                     None => ours.clone(),
                 };
-                let (e, _, applied) = step(cur);
+                let (e, applied) = step(cur);
                 let body = serde_json::to_vec(&e.to_state()).map_err(|e| e.to_string())?;
                 result = Some((e, applied));
                 Ok(body)
