@@ -4,7 +4,8 @@
 //! to `watch --state` with the same store. Asserted: every labelled anomaly is emitted by watch
 //! with its category and resource; each anomaly id is emitted once as `new` revision 1, then
 //! only as `update`s with higher revisions; the ids equal those of `scan --state` over the same
-//! weeks (the deterministic result); the summary carries the baseline counters.
+//! weeks (the deterministic result); the summary carries the baseline counters; `--no-baseline`
+//! turns them off. Two concurrent Lambda instances lose no baseline update.
 
 mod common;
 
@@ -274,6 +275,61 @@ fn watch_raises_the_injected_anomalies_once_then_updates_them_like_scan_with_sta
     assert!(s["baseline"]["profiles"].as_u64().unwrap() > 0, "{s}");
     assert!(s["baseline_commits"].as_u64().unwrap() >= 1, "{s}");
     assert!(state.join("baseline").is_dir() && state.join("windows").is_dir());
+
+    // --no-baseline: the rule windows only, nothing under baseline/.
+    let queue = rt.block_on(async {
+        let cfg = egresswatch::aws::sdk_config(Some(&m.url), Some("us-east-1")).await;
+        let (s3, sqs) = (
+            egresswatch::aws::s3_client(&cfg, true),
+            egresswatch::aws::sqs_client(&cfg),
+        );
+        let q = notifying_bucket(&s3, &sqs, "nobase").await;
+        for p in week3.iter().take(12) {
+            let key = p.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+            s3.put_object()
+                .bucket("nobase")
+                .key(key)
+                .body(ByteStream::from(std::fs::read(p).unwrap()))
+                .send()
+                .await
+                .unwrap();
+        }
+        q
+    });
+    let (nb_state, nb_out, nb_summary) = (
+        out.join("state-nobase"),
+        out.join("nobase.jsonl"),
+        out.join("nobase.json"),
+    );
+    let mut c = Command::new(env!("CARGO_BIN_EXE_egresswatch"));
+    c.args(["watch", "--endpoint-url", &m.url, "--queue-url", &queue])
+        .arg("--inventory")
+        .arg(out.join("inventory"))
+        .args([
+            "--wait",
+            "1",
+            "--batch",
+            "10",
+            "--idle-exit",
+            "3s",
+            "--no-baseline",
+        ])
+        .arg("--state")
+        .arg(&nb_state)
+        .arg("--output")
+        .arg(&nb_out)
+        .arg("--summary-json")
+        .arg(&nb_summary);
+    for (k, v) in env() {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(lines(&nb_out).iter().all(|x| x["anomaly"].is_null()));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&nb_summary).unwrap()).unwrap();
+    assert_eq!(s["objects"], 12, "{s}");
+    assert!(s["baseline"].is_null(), "{s}");
+    assert!(!nb_state.join("baseline").exists());
 }
 
 /// A `.log.gz` flow log split alternately into two (header kept): two objects of one hour.
