@@ -19,7 +19,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         schema: STATE_SCHEMA,
         ..Default::default()
     };
-    let groups = ["s3-gateway", "internet", "aws-service:LOGS", "interface-endpoint"];
+    let groups = [
+        "s3-gateway",
+        "internet",
+        "aws-service:LOGS",
+        "interface-endpoint",
+    ];
     for r in 0..resources {
         let mut p = Profile {
             meta: Meta {
@@ -46,12 +51,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.slots.insert(
                 g.to_string(),
                 (0..48)
-                    .map(|s| (0..8).map(|i| (1e6 * (s * 8 + i + r) as f64) as f32).collect())
+                    .map(|s| {
+                        (0..8)
+                            .map(|i| (1e6 * (s * 8 + i + r) as f64) as f32)
+                            .collect()
+                    })
                     .collect(),
             );
         }
         for d in 0..32 {
-            p.dests.insert(format!("internet:203.0.{d}.0/24"), 1_791_000_000 + d);
+            p.dests
+                .insert(format!("internet:203.0.{d}.0/24"), 1_791_000_000 + d);
         }
         for q in 0..16 {
             p.ports.insert(format!("tcp/{}", 443 + q), 1_791_000_000);
@@ -72,12 +82,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .insert(g.into(), (0..32).map(|i| 9e8 + i as f64 * 1e6).collect());
         }
         for d in 0..64 {
-            fam.dests.insert(format!("internet:198.51.{d}.0/24"), 1_791_000_000);
+            fam.dests
+                .insert(format!("internet:198.51.{d}.0/24"), 1_791_000_000);
         }
         for q in 0..16 {
             fam.ports.insert(format!("tcp/{}", 443 + q), 1_791_000_000);
         }
-        st.families.insert(format!("training-job/family-{f:05}"), fam);
+        st.families
+            .insert(format!("training-job/family-{f:05}"), fam);
     }
     let t = Instant::now();
     let body = serde_json::to_vec(&st)?;

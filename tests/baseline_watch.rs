@@ -594,3 +594,49 @@ fn concurrent_lambda_invocations_lose_no_baseline_update() {
         "concurrent invocations raise the scan's anomalies"
     );
 }
+
+/// Checks (no server): `scan --state` fed one object at a time (each run closes the hours its
+/// object passed and peeks at the open ones) raises the anomalies of one `scan --state` over the
+/// same day, beaconing included: a peek at an open hour once consumed its callbacks.
+#[test]
+fn scan_state_one_object_at_a_time_finds_the_beaconing_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let labels: Labels = account::generate(
+        &Config {
+            weeks: 3,
+            scale: 0.05,
+            ..Default::default()
+        },
+        out,
+    )
+    .unwrap();
+    let beacon = labels
+        .anomalies
+        .iter()
+        .find(|a| a.category == "beaconing")
+        .expect("a labelled beaconing");
+    let days = day_dirs(&out.join("flowlogs"));
+    // The day of the beaconing and the days before it.
+    let day = egresswatch::time::format_rfc3339(beacon.start)[..10].replace('-', "/");
+    let at = days
+        .iter()
+        .position(|d| d.to_string_lossy().ends_with(&day))
+        .unwrap();
+    let (one, each) = (out.join("state-one"), out.join("state-each"));
+    for st in [&one, &each] {
+        let _ = scan(out, &days[..at], st, "before");
+    }
+    let want = anomaly_ids(&scan(out, &days[at..=at], &one, "day"));
+    let mut got = BTreeSet::new();
+    for (i, f) in files(&days[at]).iter().enumerate() {
+        got.extend(anomaly_ids(&scan(
+            out,
+            std::slice::from_ref(f),
+            &each,
+            &format!("o{i}"),
+        )));
+    }
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "one object at a time against one run");
+}
