@@ -222,6 +222,11 @@ impl WatchStats {
             ("receive_errors", self.receive_errors),
             ("records", self.summary.records),
             ("bytes", self.summary.bytes_read),
+            (
+                "anomalies",
+                self.baseline.as_ref().map_or(0, |b| b.anomalies),
+            ),
+            ("baseline_commits", self.baseline_commits),
         ];
         for (name, v) in counters {
             out.push_str(&format!(
