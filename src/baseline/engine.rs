@@ -568,7 +568,7 @@ impl Engine {
         h: i64,
         cells: &BTreeMap<String, Vec<(Slot, NCell)>>,
         out: &mut BTreeMap<String, Candidate>,
-        fold: bool,
+        _fold: bool,
     ) {
         let end = h + HOUR;
         let slot = slot_of(h);
@@ -972,7 +972,7 @@ impl Engine {
             bound_set(dset, maxd);
             bound_set(pset, maxp);
             // Beaconing.
-            self.beacons(&pk, h, learned, age_h, fold, out);
+            self.beacons(&pk, h, learned, age_h, cs, out);
         }
     }
 
@@ -982,7 +982,7 @@ impl Engine {
         h: i64,
         learned: bool,
         age_h: f64,
-        _fold: bool,
+        cs: &[(Slot, NCell)],
         out: &mut BTreeMap<String, Candidate>,
     ) {
         let bcfg = self.cfg.beaconing.clone();
@@ -1089,6 +1089,14 @@ impl Engine {
                         flows: ring.len() as u64,
                         first: times[0].0,
                         last: times[times.len() - 1].0,
+                        // The ENI that called the host this hour (else the profile's busiest),
+                        // so the finding carries its attribution like the other anomalies.
+                        eni: cs
+                            .iter()
+                            .filter(|(_, c)| !c.eni.is_empty())
+                            .max_by_key(|(s, c)| (s.dest.addr.as_deref() == Some(&host), c.bytes))
+                            .map(|(_, c)| c.eni.clone())
+                            .unwrap_or_default(),
                         ..Default::default()
                     }],
                     dst_ip: Some(host),
