@@ -431,6 +431,10 @@ struct WatchCmd {
     /// How long (event time) after its end a window still takes records before it closes.
     #[arg(long, default_value = "15m")]
     lateness: String,
+    /// Turn the behavioural baselines (EW-1xx) off. They run by default, persisted under
+    /// `baseline/` in --state (the same state `scan --state` feeds), in memory without it.
+    #[arg(long)]
+    no_baseline: bool,
     /// Inventory to reload periodically: a folder or s3://bucket/prefix/ (default: --inventory).
     #[arg(long)]
     inventory_url: Option<String>,
@@ -1085,6 +1089,7 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
             None => None,
         },
         lateness: lateness(&a.lateness).context("--lateness")?,
+        baseline: Some(rules.baseline.clone()).filter(|c| c.enabled && !a.no_baseline),
     };
     let mut args = args;
     if let Some(addr) = &a.metrics_addr {

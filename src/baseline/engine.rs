@@ -300,6 +300,7 @@ pub struct BaselineSummary {
     pub duplicate_objects: u64,
 }
 
+#[derive(Clone)]
 pub struct Engine {
     pub cfg: BaselineConfig,
     pub state: State,
@@ -595,11 +596,16 @@ impl Engine {
             // Peek at open hours: raise early, fold nothing.
             let open_hours: BTreeSet<i64> = self.open.keys().map(|s| s.hour).collect();
             for h in open_hours {
+                // Scoring folds the hour's callbacks into the beacon rings: the open callbacks
+                // are kept too, or every peek (each batch of a continuous run) would consume
+                // them and an open hour's beaconing would never reach its profile.
                 let snapshot = self.state.clone();
+                let beacons = self.open_beacons.clone();
                 let cells = self.take_hour(h, false);
                 let mut peek = BTreeMap::new();
                 self.score_hour(h, &cells, &mut peek, false);
                 self.state = snapshot;
+                self.open_beacons = beacons;
                 for (id, c) in peek {
                     out.insert(id, c);
                 }
@@ -660,7 +666,7 @@ impl Engine {
         h: i64,
         cells: &BTreeMap<String, Vec<(Slot, NCell)>>,
         out: &mut BTreeMap<String, Candidate>,
-        fold: bool,
+        _fold: bool,
     ) {
         let end = h + HOUR;
         let slot = slot_of(h);
@@ -1055,7 +1061,7 @@ impl Engine {
             bound_set(dset, maxd);
             bound_set(pset, maxp);
             // Beaconing.
-            self.beacons(&pk, h, learned, age_h, fold, out);
+            self.beacons(&pk, h, learned, age_h, cs, out);
         }
     }
 
@@ -1065,7 +1071,7 @@ impl Engine {
         h: i64,
         learned: bool,
         age_h: f64,
-        _fold: bool,
+        cs: &[(Slot, NCell)],
         out: &mut BTreeMap<String, Candidate>,
     ) {
         let bcfg = self.cfg.beaconing.clone();
@@ -1173,7 +1179,14 @@ impl Engine {
                         flows: ring.len() as u64,
                         first: times[0].0,
                         last: times[times.len() - 1].0,
-                        eni: eni.clone(),
+                        // The ENI that called the host this hour (else the profile's busiest),
+                        // so the finding carries its attribution like the other anomalies.
+                        eni: cs
+                            .iter()
+                            .filter(|(_, c)| !c.eni.is_empty())
+                            .max_by_key(|(s, c)| (s.dest.addr.as_deref() == Some(&host), c.bytes))
+                            .map(|(_, c)| c.eni.clone())
+                            .unwrap_or_else(|| eni.clone()),
                         ..Default::default()
                     }],
                     dst_ip: Some(host),

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod family;
 pub mod observe;
 pub mod persist;
+pub mod stage;
 pub mod stats;
 
 pub use config::BaselineConfig;

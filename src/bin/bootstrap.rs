@@ -8,7 +8,8 @@
 //! `EGRESSWATCH_ENI_GRACE` (`2m,20m`), `EGRESSWATCH_STATE` (`s3://bucket/prefix` or a folder:
 //! the open aggregation windows, shared by every instance, so a window split over invocations
 //! is raised once and then updated) and `EGRESSWATCH_LATENESS` (how long after its end a window
-//! takes records, default 15m).
+//! takes records, default 15m). With EGRESSWATCH_STATE the behavioural baselines run too,
+//! persisted under `baseline/` in the same store (EGRESSWATCH_NO_BASELINE=1 turns them off).
 
 use std::sync::Arc;
 
@@ -83,19 +84,39 @@ async fn main() -> Result<(), Error> {
         Err(_) => egresswatch::state::windows::DEFAULT_LATENESS,
     };
     let detect = egresswatch::detect::DetectOptions::default();
-    let windows = match std::env::var("EGRESSWATCH_STATE") {
+    // The behavioural baselines run with the state (under `baseline/` beside `windows/`),
+    // unless the pack's `[baseline]` turns them off or EGRESSWATCH_NO_BASELINE is set.
+    let no_baseline = std::env::var("EGRESSWATCH_NO_BASELINE").is_ok_and(|v| !v.is_empty());
+    let (windows, baseline) = match std::env::var("EGRESSWATCH_STATE") {
         Ok(loc) if !loc.is_empty() => {
             let store = egresswatch::state::Store::open(&loc, || Some(s3.clone()))
                 .map_err(|e| format!("EGRESSWATCH_STATE: {e}"))?;
-            Some(
-                egresswatch::state::windows::WindowStage::open(store, lateness, detect)
+            let baseline = if rules.baseline.enabled && !no_baseline {
+                Some(
+                    egresswatch::baseline::stage::ContinuousStage::open(
+                        store.clone(),
+                        rules.baseline.clone(),
+                    )
                     .await
-                    .map_err(|e| format!("EGRESSWATCH_STATE: {e}"))?,
+                    .map_err(|e| format!("EGRESSWATCH_STATE (baseline): {e}"))?,
+                )
+            } else {
+                None
+            };
+            (
+                Some(
+                    egresswatch::state::windows::WindowStage::open(store, lateness, detect)
+                        .await
+                        .map_err(|e| format!("EGRESSWATCH_STATE: {e}"))?,
+                ),
+                baseline,
             )
         }
-        _ => None,
+        _ => (None, None),
     };
-    let warm = Arc::new(tokio::sync::Mutex::new((engine, history, windows)));
+    let warm = Arc::new(tokio::sync::Mutex::new((
+        engine, history, windows, baseline,
+    )));
     // Header-less records (CloudWatch Logs, Firehose): EGRESSWATCH_FIELDS, EGRESSWATCH_FIELDS_MAP
     // and the inventory's flow logs give their field order.
     let fields = match std::env::var("EGRESSWATCH_FIELDS") {
@@ -157,13 +178,14 @@ async fn main() -> Result<(), Error> {
             };
             // One invocation at a time per instance: the lock is never contended.
             let mut guard = warm.lock().await;
-            let (engine, history, windows) = &mut *guard;
-            egresswatch::lambda::handle_with_state(
+            let (engine, history, windows, baseline) = &mut *guard;
+            egresswatch::lambda::handle_with_stages(
                 ev.payload,
                 &s3,
                 engine,
                 Some(history),
                 windows.as_mut(),
+                baseline.as_mut(),
                 &opts,
                 &mut emit,
             )

@@ -76,17 +76,38 @@ pub async fn handle_with_history(
     handle_with_state(event, s3, engine, history, None, opts, emit).await
 }
 
+/// [`handle_with_state`] without behavioural baselines.
+pub async fn handle_with_state(
+    event: Value,
+    s3: &aws_sdk_s3::Client,
+    engine: &mut Arc<Engine>,
+    history: Option<&mut LambdaHistory>,
+    windows: Option<&mut crate::state::windows::WindowStage>,
+    opts: &ScanOptions,
+    emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
+) -> Result<Value, String> {
+    handle_with_stages(event, s3, engine, history, windows, None, opts, emit).await
+}
+
 /// [`handle_with_history`], with open windows (`EGRESSWATCH_STATE`): each object is counted
 /// once into the windows persisted in the store (re-read and re-applied when another instance
 /// committed first), and only then are the windows' new revisions handed to `emit` (`new` when
 /// first raised, then `update`s with cumulative counters; `state::windows`). The invocation
 /// fails whole when the state cannot be committed, so SQS retries every record.
-pub async fn handle_with_state(
+///
+/// With `baseline` (the behavioural baselines persisted under `baseline/` in the same store,
+/// `baseline::stage`), the objects not counted before are absorbed there after the windows,
+/// that state is committed too (re-read and re-applied when another instance won), and the
+/// anomaly findings go out with the rule findings. Baselines need the windows' path: without
+/// `windows` they are not run.
+#[allow(clippy::too_many_arguments)]
+pub async fn handle_with_stages(
     event: Value,
     s3: &aws_sdk_s3::Client,
     engine: &mut Arc<Engine>,
     mut history: Option<&mut LambdaHistory>,
     windows: Option<&mut crate::state::windows::WindowStage>,
+    baseline: Option<&mut crate::baseline::stage::ContinuousStage>,
     opts: &ScanOptions,
     emit: &mut (dyn FnMut(&[Finding]) -> Result<(), String> + Send),
 ) -> Result<Value, String> {
@@ -205,18 +226,18 @@ pub async fn handle_with_state(
             .await
             .map_err(|e| format!("scan task failed: {e}"))?,
         Some(w) => {
+            let names: Vec<String> = inputs.iter().map(Input::name).collect();
+            let ids: Vec<String> = inputs
+                .iter()
+                .zip(&names)
+                .map(|(i, n)| {
+                    crate::baseline::persist::object_id(n, &crate::scan::input_len(i).to_string())
+                })
+                .collect();
+            let mut scan_opts = scan_opts;
+            // Objects the baselines counted before add no observations.
+            scan_opts.baseline = baseline.as_ref().map(|b| b.skip(&ids));
             let (names, ids, parts) = tokio::task::spawn_blocking(move || {
-                let names: Vec<String> = inputs.iter().map(Input::name).collect();
-                let ids: Vec<String> = inputs
-                    .iter()
-                    .zip(&names)
-                    .map(|(i, n)| {
-                        crate::baseline::persist::object_id(
-                            n,
-                            &crate::scan::input_len(i).to_string(),
-                        )
-                    })
-                    .collect();
                 let parts =
                     crate::scan::run_each(&inputs, &eng.model, &eng.rules, &eng.enrich, &scan_opts);
                 (names, ids, parts)
@@ -225,11 +246,15 @@ pub async fn handle_with_state(
             .map_err(|e| format!("scan task failed: {e}"))?;
             let mut summary = crate::scan::Summary::default();
             let mut objects = Vec::new();
+            let mut observed = Vec::new();
             for (part, id) in parts.into_iter().zip(ids) {
                 let fine = part.ok.first().copied().unwrap_or(false);
                 summary.absorb(part.summary);
                 // A failed object fails its record and is retried whole: not counted now.
                 if fine {
+                    if let Some(obs) = part.baseline {
+                        observed.push((id.clone(), obs));
+                    }
                     objects.push((id, part.aggregates));
                 }
             }
@@ -240,9 +265,22 @@ pub async fn handle_with_state(
                     .await
                     .map_err(|e| format!("window state not committed: {e}"))?
             };
-            summary.findings = applied.findings.len() as u64;
+            let mut findings = applied.findings;
+            // After the windows: when this commit fails the invocation fails, and the retry
+            // re-emits the windows (counted) and counts the objects into the baselines.
+            if let Some(b) = baseline {
+                if !observed.is_empty() {
+                    let a = b
+                        .apply(&observed, &names, &engine.model)
+                        .await
+                        .map_err(|e| format!("baseline state not committed: {e}"))?;
+                    findings.extend(a.findings);
+                }
+                summary.baseline = Some(b.summary());
+            }
+            summary.findings = findings.len() as u64;
             crate::scan::ScanResult {
-                findings: applied.findings,
+                findings,
                 summary,
                 baseline: None,
             }
@@ -269,6 +307,7 @@ pub async fn handle_with_state(
         "unrecognised_messages": unrecognised,
         "history": hist,
         "unattributed": result.summary.unattributed,
+        "baseline": result.summary.baseline,
     });
     match parsed {
         LambdaEvent::Sqs(_) => Ok(json!({

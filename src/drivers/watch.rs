@@ -65,6 +65,9 @@ pub struct WatchArgs {
     pub state: Option<crate::state::Store>,
     /// Allowed lateness (seconds of event time after a window's end) before it closes.
     pub lateness: i64,
+    /// The behavioural baselines (EW-101..105), `None` with `--no-baseline` or when the pack
+    /// turns them off; persisted under `baseline/` in `state`, in memory without it.
+    pub baseline: Option<crate::baseline::BaselineConfig>,
 }
 
 /// What watch keeps to attribute ENIs born after its inventory was taken.
@@ -139,6 +142,13 @@ pub struct WatchStats {
     pub duplicate_objects: u64,
     pub windows_closed: u64,
     pub state_commits: u64,
+    /// Baseline state generations written, and anomaly findings kept for the next batch
+    /// because they could not be handed on.
+    pub baseline_commits: u64,
+    pub anomalies_held: u64,
+    /// The behavioural baselines' counters (profiles, learning, anomalies), when they run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::BaselineSummary>,
     /// Set when the window state could not be opened (watch exits at once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_error: Option<String>,
@@ -212,6 +222,11 @@ impl WatchStats {
             ("receive_errors", self.receive_errors),
             ("records", self.summary.records),
             ("bytes", self.summary.bytes_read),
+            (
+                "anomalies",
+                self.baseline.as_ref().map_or(0, |b| b.anomalies),
+            ),
+            ("baseline_commits", self.baseline_commits),
         ];
         for (name, v) in counters {
             out.push_str(&format!(
@@ -373,6 +388,36 @@ pub async fn watch(
             }
         }
     };
+    let mut baseline = match &args.baseline {
+        None => None,
+        Some(cfg) => {
+            let opened = match &args.state {
+                None => crate::baseline::stage::ContinuousStage::memory(cfg.clone()),
+                Some(store) => {
+                    crate::baseline::stage::ContinuousStage::open(store.clone(), cfg.clone()).await
+                }
+            };
+            match opened {
+                Ok(b) => {
+                    tracing::info!(
+                        state = %b.location().unwrap_or_default(),
+                        objects = b.engine.state.seen_objects.len(),
+                        "baseline state loaded"
+                    );
+                    stats.baseline = Some(b.summary());
+                    Some(b)
+                }
+                Err(e) => {
+                    tracing::error!("baseline state: {e}");
+                    stats.state_error = Some(format!("baseline state: {e}"));
+                    return stats;
+                }
+            }
+        }
+    };
+    // Anomaly findings of a batch whose emit failed: its objects are counted, so they are
+    // handed on with the next batch.
+    let mut held: Vec<Finding> = Vec::new();
     // The first reload happens before the first receive, so an S3-only inventory is in place.
     let mut last_reload: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
@@ -666,17 +711,19 @@ pub async fn watch(
         got.sort_by_key(|g| g.0);
         let owners: Vec<usize> = got.iter().map(|g| g.1).collect();
         let inputs: Vec<Input> = got.into_iter().map(|g| g.2).collect();
+        let names: Vec<String> = inputs.iter().map(Input::name).collect();
+        let ids: Vec<String> = inputs
+            .iter()
+            .zip(&names)
+            .map(|(i, n)| {
+                crate::baseline::persist::object_id(n, &crate::scan::input_len(i).to_string())
+            })
+            .collect();
         let eng = engine.clone();
-        let scan_opts = opts.clone();
+        let mut scan_opts = opts.clone();
+        // Objects the baselines counted before add no observations.
+        scan_opts.baseline = baseline.as_ref().map(|b| b.skip(&ids));
         let scanned = tokio::task::spawn_blocking(move || {
-            let names: Vec<String> = inputs.iter().map(Input::name).collect();
-            let ids: Vec<String> = inputs
-                .iter()
-                .zip(&names)
-                .map(|(i, n)| {
-                    crate::baseline::persist::object_id(n, &crate::scan::input_len(i).to_string())
-                })
-                .collect();
             let parts =
                 crate::scan::run_each(&inputs, &eng.model, &eng.rules, &eng.enrich, &scan_opts);
             (names, ids, parts)
@@ -694,6 +741,7 @@ pub async fn watch(
         let mut summary = Summary::default();
         let mut ok = Vec::with_capacity(parts.len());
         let mut objects = Vec::new();
+        let mut observed = Vec::new();
         for (part, id) in parts.into_iter().zip(ids) {
             let fine = part.ok.first().copied().unwrap_or(false);
             for ms in part.millis {
@@ -702,6 +750,9 @@ pub async fn watch(
             summary.absorb(part.summary);
             // An object that failed is retried whole: none of it is counted now.
             if fine {
+                if let Some(obs) = part.baseline {
+                    observed.push((id.clone(), obs));
+                }
                 objects.push((id, part.aggregates));
             }
             ok.push(fine);
@@ -736,7 +787,32 @@ pub async fn watch(
         stats.duplicate_objects += applied.duplicates as u64;
         stats.windows_closed += applied.closed as u64;
         stats.state_commits += u64::from(applied.generation.is_some());
-        let findings = applied.findings;
+        let mut findings = applied.findings;
+        // Then the baselines' state (after the windows: a batch redelivered because this
+        // commit failed re-emits its windows, and its objects are new to the baselines).
+        if let Some(b) = baseline.as_mut() {
+            let done = if observed.is_empty() {
+                Ok(crate::baseline::stage::Applied::default())
+            } else {
+                b.apply(&observed, &names, &engine.model).await
+            };
+            match done {
+                Ok(a) => {
+                    stats.baseline_commits += u64::from(a.generation.is_some());
+                    stats.baseline = Some(b.summary());
+                    findings.append(&mut held);
+                    findings.extend(a.findings);
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "baseline state not committed ({e}); the batch's messages will be redelivered"
+                    );
+                    stop_hb.store(true, Ordering::SeqCst);
+                    hb.abort();
+                    continue;
+                }
+            }
+        }
         stats.summary.absorb(summary);
         stats.findings += findings.len() as u64;
         let emitted = emit(&findings);
@@ -791,6 +867,10 @@ pub async fn watch(
             }
         }
         if let Err(e) = emitted {
+            // The baselines counted the batch: a redelivery adds nothing to them, so their
+            // findings go with the next batch.
+            held.extend(findings.iter().filter(|f| f.anomaly.is_some()).cloned());
+            stats.anomalies_held += held.len() as u64;
             tracing::error!(
                 "findings could not be handed on ({e}); messages are kept and will be redelivered"
             );
