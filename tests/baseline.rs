@@ -54,29 +54,6 @@ fn t(v: &Value) -> i64 {
     egresswatch::time::parse_rfc3339(s).unwrap()
 }
 
-/// Day folders (`.../YYYY/MM/DD`) of a flow-log tree, in date order.
-fn day_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    fn walk(d: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-        let mut e: Vec<PathBuf> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_dir())
-            .collect();
-        e.sort();
-        for p in e {
-            if depth == 0 {
-                out.push(p);
-            } else {
-                walk(&p, depth - 1, out);
-            }
-        }
-    }
-    let base = root.join("AWSLogs/111122223333/vpcflowlogs/us-east-1");
-    walk(&base, 2, &mut out);
-    out
-}
-
 /// Final version of each anomaly id across runs (highest revision).
 fn by_id<'a>(runs: &[&'a [Value]]) -> BTreeMap<String, &'a Value> {
     let mut m: BTreeMap<String, &Value> = BTreeMap::new();
@@ -183,7 +160,7 @@ fn injected_anomalies_found_benign_weeks_quiet_text_parquet_and_split_runs_agree
     }
 
     // Weeks 1-2, then weeks 3-5, with one state: the anomalies of one run with a state.
-    let days = day_dirs(&out.join("flowlogs"));
+    let days = account::day_dirs(&out.join("flowlogs"));
     assert_eq!(days.len(), 35);
     let st_split = out.join("state-split");
     let (s1, f1) = scan(out, &days[..14], Some(&st_split), "weeks12");
@@ -374,7 +351,7 @@ fn replay_keeps_baseline_state_on_s3_and_matches_a_local_scan() {
     assert_eq!(s2["baseline"]["duplicate_objects"], 0);
 
     // The same with a local state and a local scan.
-    let days = day_dirs(&out.join("flowlogs"));
+    let days = account::day_dirs(&out.join("flowlogs"));
     let st = out.join("state-local");
     let (_, l1) = scan(out, &days[..14], Some(&st), "local-warm");
     let (_, l2) = scan(out, &days[14..], Some(&st), "local-rest");

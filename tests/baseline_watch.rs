@@ -67,32 +67,6 @@ fn t(v: &Value) -> i64 {
     egresswatch::time::parse_rfc3339(v.as_str().unwrap()).unwrap()
 }
 
-/// Day folders (`.../YYYY/MM/DD`) of a flow-log tree, in date order.
-fn day_dirs(root: &Path) -> Vec<PathBuf> {
-    fn walk(d: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-        let mut e: Vec<PathBuf> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_dir())
-            .collect();
-        e.sort();
-        for p in e {
-            if depth == 0 {
-                out.push(p);
-            } else {
-                walk(&p, depth - 1, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(
-        &root.join("AWSLogs/111122223333/vpcflowlogs/us-east-1"),
-        2,
-        &mut out,
-    );
-    out
-}
-
 fn files(day: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(day)
         .unwrap()
@@ -160,7 +134,7 @@ fn watch_raises_the_injected_anomalies_once_then_updates_them_like_scan_with_sta
     )
     .unwrap();
     let root = out.join("flowlogs");
-    let days = day_dirs(&root);
+    let days = account::day_dirs(&root);
     assert_eq!(days.len(), 21);
 
     // The reference: scan --state over weeks 1-2, then week 3, with a fresh local state.
@@ -409,7 +383,7 @@ fn concurrent_lambda_invocations_lose_no_baseline_update() {
     )
     .unwrap();
     let root = out.join("flowlogs");
-    let days = day_dirs(&root);
+    let days = account::day_dirs(&root);
     // Week 3 split in halves, written locally for the reference and to S3 for the Lambda.
     let halves_root = out.join("week3-halves");
     let mut hours: Vec<[String; 2]> = Vec::new();
@@ -616,7 +590,7 @@ fn scan_state_one_object_at_a_time_finds_the_beaconing_of_one_run() {
         .iter()
         .find(|a| a.category == "beaconing")
         .expect("a labelled beaconing");
-    let days = day_dirs(&out.join("flowlogs"));
+    let days = account::day_dirs(&out.join("flowlogs"));
     // The day of the beaconing and the days before it.
     let day = egresswatch::time::format_rfc3339(beacon.start)[..10].replace('-', "/");
     let at = days

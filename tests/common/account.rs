@@ -1966,3 +1966,30 @@ pub fn generate(cfg: &Config, out: &Path) -> std::io::Result<Labels> {
     std::fs::write(out.join("labels.json"), text)?;
     Ok(labels)
 }
+
+/// Day folders (`.../YYYY/MM/DD`) of a generated flow-log tree (`<out>/flowlogs`), in date
+/// order: the tests split runs by them.
+pub fn day_dirs(root: &Path) -> Vec<PathBuf> {
+    fn walk(d: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+        let mut e: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        e.sort();
+        for p in e {
+            if depth == 0 {
+                out.push(p);
+            } else {
+                walk(&p, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &root.join("AWSLogs/111122223333/vpcflowlogs/us-east-1"),
+        2,
+        &mut out,
+    );
+    out
+}
