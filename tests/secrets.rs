@@ -142,7 +142,8 @@ fn assert_no_secret(dir: &Path, outputs: &[&Output]) {
     assert!(places.len() > outputs.len() * 2, "some files were searched");
 }
 
-/// Checks: with every sink secret in use at trace level, against failing receivers that echo
+/// Checks: with every sink secret in use at trace level (the Security Hub sink signs with the
+/// AWS secret key and sends the session token), against failing receivers that echo
 /// the request (5xx retried, 400 rejected into `rejected.ndjson`, 401 halting, refused
 /// connections, an invalid URL), no secret appears on stdout, stderr or in any file written:
 /// spools, rejected entries, throttle state, baseline state, report, summary. The receivers did
@@ -154,6 +155,7 @@ fn no_secret_in_logs_state_spools_reports_or_errors_at_trace_level() {
     let (slack_port, slack_seen) = receiver(400);
     let (hec_port, hec_seen) = receiver(401);
     let (es_port, es_seen) = receiver(503);
+    let (hub_port, hub_seen) = receiver(403);
     write(
         &d.path().join("slack.secret"),
         &format!("http://127.0.0.1:{slack_port}{SLACK_PATH}\n"),
@@ -191,6 +193,14 @@ name = "elastic"
 type = "elastic"
 url = "http://127.0.0.1:{es_port}"
 token_file = "{es}"
+timeout_secs = 2
+
+[[sink]]
+name = "securityhub"
+type = "securityhub"
+url = "http://127.0.0.1:{hub_port}"
+region = "us-east-1"
+account_id = "111122223333"
 timeout_secs = 2
 
 [[sink]]
@@ -301,6 +311,12 @@ timeout_secs = 1
     assert!(all(&slack_seen).contains(SLACK_PATH));
     assert!(all(&hec_seen).contains(HEC_TOKEN));
     assert!(all(&es_seen).contains(ES_KEY));
+    assert!(
+        all(&hub_seen)
+            .to_ascii_lowercase()
+            .contains(&AWS_SESSION.to_ascii_lowercase()),
+        "Security Hub calls are signed with the session token"
+    );
     assert!(
         std::fs::read_to_string(d.path().join("spool/slack/rejected.ndjson"))
             .unwrap()
