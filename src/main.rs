@@ -524,8 +524,8 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("EGRESSWATCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Dependencies that print requests (URLs with tokens, auth headers) are capped there.
+    let filter = egresswatch::logging::filter(default);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
@@ -1099,15 +1099,16 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
         args.metrics = Some(shared);
     }
     let format = a.common.format.unwrap_or(Format::Jsonl);
-    let mut out: Box<dyn Write + Send> = match &a.common.output {
-        Some(p) => Box::new(
+    let mut out_file = match &a.common.output {
+        Some(p) => Some((
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(p)
                 .with_context(|| format!("cannot open {}", p.display()))?,
-        ),
-        None => Box::new(io::stdout()),
+            p.clone(),
+        )),
+        None => None,
     };
     let mut router = match &a.common.route {
         Some(p) => Some(egresswatch::deliver::Router::open(
@@ -1120,7 +1121,24 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
     let deliver_wait = timeout(&a.common.deliver_timeout)?.min(std::time::Duration::from_secs(10));
     // Findings are written (and spooled) before the batch's messages are deleted.
     let mut emit = |findings: &[egresswatch::detect::Finding]| -> std::result::Result<(), String> {
-        output::write_findings(&mut out, findings, format).map_err(|e| e.to_string())?;
+        match out_file.as_mut() {
+            Some((f, path)) => {
+                // One batch is written whole or not at all: a write that stopped half-way
+                // (disk full) is cut back, so the redelivered batch does not follow a torn line.
+                let mut buf = Vec::new();
+                output::write_findings(&mut buf, findings, format).map_err(|e| e.to_string())?;
+                let len = f
+                    .metadata()
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .len();
+                if let Err(e) = f.write_all(&buf).and_then(|()| f.sync_data()) {
+                    let _ = f.set_len(len);
+                    return Err(format!("{}: {e}", path.display()));
+                }
+            }
+            None => output::write_findings(&mut io::stdout().lock(), findings, format)
+                .map_err(|e| e.to_string())?,
+        }
         if let Some(r) = router.as_mut() {
             let routed = r.route(findings).map_err(|e| e.to_string())?;
             if !routed.refused_sinks.is_empty() {
@@ -1169,7 +1187,16 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
         bail!("--state: {e}");
     }
     if let Some(p) = &a.common.summary_json {
-        std::fs::write(p, serde_json::to_vec_pretty(&stats)?)?;
+        std::fs::write(p, serde_json::to_vec_pretty(&stats)?)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if stats.unfinished_messages > 0 {
+        // Exit 2 (an error), not 0: a local write failed (the errors above name the path) and
+        // these messages were not acknowledged; they are redelivered to the next run.
+        bail!(
+            "{} messages could not be finished because a local write failed (see the errors above); they stay on the queue",
+            stats.unfinished_messages
+        );
     }
     Ok(if stats.summary.failed_files > 0 {
         ExitCode::from(1)

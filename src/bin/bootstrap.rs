@@ -24,10 +24,8 @@ use egresswatch::scan::ScanOptions;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EGRESSWATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        // Dependencies that print requests (URLs with tokens, auth headers) are capped there.
+        .with_env_filter(egresswatch::logging::filter("info"))
         .without_time()
         .init();
     let cfg = egresswatch::aws::sdk_config(None, None).await;

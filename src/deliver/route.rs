@@ -212,12 +212,18 @@ impl ThrottleState {
     pub fn save(&mut self, now: i64, keep: i64) -> std::io::Result<()> {
         self.sent.retain(|_, s| now - s.at <= keep);
         let tmp = self.path.with_extension("tmp");
-        {
-            let mut f = std::fs::File::create(&tmp)?;
+        let write = || -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
             serde_json::to_writer(&mut f, &*self)?;
-            f.sync_all()?;
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        let r = write();
+        if r.is_err() {
+            // The previous state.json stays whole; the torn temporary file goes.
+            let _ = std::fs::remove_file(&tmp);
         }
-        std::fs::rename(&tmp, &self.path)
+        r
     }
 }
 

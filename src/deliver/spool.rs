@@ -21,6 +21,10 @@ use crate::detect::Finding;
 pub enum SpoolError {
     #[error("spool {dir}: {source}")]
     Io { dir: String, source: io::Error },
+    /// An append failed (disk full, file too large, read-only folder). The file was cut back
+    /// to its last whole record, so nothing that was refused is left half-written.
+    #[error("spool {path}: write failed, nothing of this batch was spooled: {source}")]
+    Write { path: String, source: io::Error },
     #[error(
         "spool {dir} is full ({bytes} of {max} bytes): findings stay upstream until it drains"
     )]
@@ -189,13 +193,17 @@ impl Spool {
         let Some(seg) = self.segments.back_mut() else {
             return Ok(());
         };
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&seg.1)
-            .map_err(&e)?;
-        f.write_all(&buf).map_err(&e)?;
-        f.sync_data().map_err(&e)?;
+        if let Err(source) = append_whole(&seg.1, &buf, seg.2) {
+            // Nothing of this batch is spooled: the caller keeps its source unacknowledged.
+            let path = seg.1.display().to_string();
+            if need_new {
+                // A new segment that holds nothing must not stay listed (or on disk): peek
+                // would try to open it, and open would take its name for a first seq.
+                let _ = fs::remove_file(&seg.1);
+                self.segments.pop_back();
+            }
+            return Err(SpoolError::Write { path, source });
+        }
         if need_new {
             sync_dir(&self.dir).map_err(&e)?;
         }
@@ -255,18 +263,24 @@ impl Spool {
             return Ok(());
         }
         let e = io_err(&self.dir);
+        // The cursor moves in memory only once it is on disk: a failed write (disk full) leaves
+        // the entries pending, so they are sent again (at-least-once), never skipped.
+        let tmp = self.dir.join("acked.tmp");
+        let write = || -> io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            writeln!(f, "{seq}")?;
+            f.sync_all()?;
+            fs::rename(&tmp, self.dir.join("acked"))
+        };
+        if let Err(err) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(e(err));
+        }
+        sync_dir(&self.dir).map_err(&e)?;
         while self.pending.front().is_some_and(|p| p.seq <= seq) {
             self.pending.pop_front();
         }
         self.acked = seq;
-        let tmp = self.dir.join("acked.tmp");
-        {
-            let mut f = File::create(&tmp).map_err(&e)?;
-            writeln!(f, "{seq}").map_err(&e)?;
-            f.sync_all().map_err(&e)?;
-        }
-        fs::rename(&tmp, self.dir.join("acked")).map_err(&e)?;
-        sync_dir(&self.dir).map_err(&e)?;
         self.drop_acked_segments()
     }
 
@@ -274,15 +288,19 @@ impl Spool {
     /// silently dropped), then acknowledges it.
     pub fn reject(&mut self, entry: &Entry, reason: &str) -> Result<(), SpoolError> {
         let e = io_err(&self.dir);
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("rejected.ndjson"))
-            .map_err(&e)?;
+        let path = self.dir.join("rejected.ndjson");
         let line = serde_json::json!({ "reason": reason, "entry": entry });
-        serde_json::to_writer(&mut f, &line).map_err(|err| e(err.into()))?;
-        f.write_all(b"\n").map_err(&e)?;
-        f.sync_data().map_err(&e)?;
+        let mut buf = serde_json::to_vec(&line).map_err(|err| e(err.into()))?;
+        buf.push(b'\n');
+        let len = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => 0,
+            Err(err) => return Err(e(err)),
+        };
+        append_whole(&path, &buf, len).map_err(|source| SpoolError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.ack(entry.seq)
     }
 
@@ -308,6 +326,23 @@ impl Spool {
         }
         Ok(())
     }
+}
+
+/// Appends `buf` to `path` (which holds `len` bytes of whole lines) and fsyncs it. If any of it
+/// fails (ENOSPC, EFBIG, EROFS, EACCES) the file is cut back to `len`: a write that stopped
+/// half-way must not leave a partial line that a later append would glue a good record to
+/// (that record would then be unreadable, though it was reported as spooled).
+fn append_whole(path: &Path, buf: &[u8], len: u64) -> io::Result<()> {
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let r = f.write_all(buf).and_then(|()| f.sync_data());
+    if let Err(err) = r {
+        // Shrinking needs no space; if even this fails, open() cuts the torn tail later.
+        if f.set_len(len).and_then(|()| f.sync_data()).is_err() {
+            tracing::warn!(file = %path.display(), "could not cut a failed append back; the torn tail is cut when the spool is opened again");
+        }
+        return Err(err);
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

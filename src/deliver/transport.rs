@@ -21,8 +21,74 @@ fn activity(e: &Entry) -> ocsf::Activity {
     }
 }
 
-/// Builds the transport a sink's configuration describes.
+/// Builds the transport a sink's configuration describes. Every reason it reports (logged,
+/// and kept in `rejected.ndjson`) is scrubbed of the sink's secrets and of URL paths.
 pub fn build(cfg: &SinkConfig, ctx: FormatContext) -> Result<Box<dyn Transport>, String> {
+    let inner = build_inner(cfg, ctx).map_err(|e| crate::logging::redact_urls(&e))?;
+    let mut secrets: Vec<String> = Vec::new();
+    if let Ok(Some(t)) = read_secret(cfg.token_env.as_deref(), cfg.token_file.as_deref(), "token") {
+        secrets.push(t.expose().to_string());
+    }
+    if let Ok(Some(u)) = read_secret(cfg.url_env.as_deref(), cfg.url_file.as_deref(), "url") {
+        let u = u.expose().trim_end_matches('/');
+        secrets.push(u.to_string());
+        // The path alone (a receiver may echo the request path it refused).
+        if let Some(i) = u
+            .find("://")
+            .and_then(|i| u[i + 3..].find('/').map(|j| i + 3 + j))
+        {
+            secrets.push(u[i..].to_string());
+        }
+    }
+    if cfg.kind == SinkKind::Securityhub {
+        for k in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+            if let Ok(v) = std::env::var(k) {
+                secrets.push(v);
+            }
+        }
+    }
+    // Short values would scrub ordinary words; real tokens are long.
+    secrets.retain(|s| s.len() >= 8);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    Ok(Box::new(Scrubbed { inner, secrets }))
+}
+
+/// A transport whose outcome reasons never carry a secret: receivers and HTTP libraries may
+/// repeat the URL (a webhook's token is its path) or echo a token in an error body.
+struct Scrubbed {
+    inner: Box<dyn Transport>,
+    secrets: Vec<String>,
+}
+
+impl Scrubbed {
+    fn scrub(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        for s in &self.secrets {
+            t = t.replace(s.as_str(), "***");
+        }
+        crate::logging::redact_urls(&t)
+    }
+}
+
+impl Transport for Scrubbed {
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch()
+    }
+
+    fn send(&mut self, batch: &[Entry]) -> Vec<Outcome> {
+        let mut out = self.inner.send(batch);
+        for o in &mut out {
+            match o {
+                Outcome::Accepted => {}
+                Outcome::Retry { reason, .. } => *reason = self.scrub(reason),
+                Outcome::Reject(r) | Outcome::Halt(r) => *r = self.scrub(r),
+            }
+        }
+        out
+    }
+}
+
+fn build_inner(cfg: &SinkConfig, ctx: FormatContext) -> Result<Box<dyn Transport>, String> {
     let secret =
         |what: &str| read_secret(cfg.token_env.as_deref(), cfg.token_file.as_deref(), what);
     let url = || -> Result<String, String> {
@@ -170,7 +236,10 @@ impl Http {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let mut resp = req.send(&body[..]).map_err(|e| e.to_string())?;
+        // ureq's errors may repeat the URL, whose path can be a secret (webhooks, Slack).
+        let mut resp = req
+            .send(&body[..])
+            .map_err(|e| crate::logging::redact_urls(&e.to_string()))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -257,8 +326,15 @@ impl Transport for FileSink {
                 .create(true)
                 .append(true)
                 .open(&self.path)?;
-            f.write_all(&buf)?;
-            f.sync_data()
+            let len = f.metadata()?.len();
+            let r = f.write_all(&buf).and_then(|()| f.sync_data());
+            if r.is_err() {
+                // A write that stopped half-way (disk full, file too large) is cut back to the
+                // last whole line: the batch stays spooled and is written again whole, so the
+                // file never holds a torn line glued to the retry's first record.
+                let _ = f.set_len(len).and_then(|()| f.sync_data());
+            }
+            r
         })();
         match result {
             Ok(()) => vec![Outcome::Accepted; batch.len()],

@@ -154,12 +154,18 @@ fn save_state(path: &Path, s: &State) -> Result<(), ReplayError> {
         message: e.to_string(),
     };
     let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        serde_json::to_writer(&mut f, s).map_err(|e| err(e.into()))?;
-        f.sync_all().map_err(err)?;
+    let write = || -> std::io::Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        serde_json::to_writer(&mut f, s)?;
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        // The checkpoint stays at its last good version; a half-written temporary file (disk
+        // full) must not be left behind taking space.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
     }
-    std::fs::rename(&tmp, path).map_err(err)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();

@@ -152,6 +152,12 @@ pub struct WatchStats {
     /// Set when the window state could not be opened (watch exits at once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_error: Option<String>,
+    /// Batches that could not be finished because a local write failed (window or baseline
+    /// state, ledger, findings output or spool: disk full, read-only folder), and the messages
+    /// still unacknowledged because of that when watch stopped (they stay on the queue and are
+    /// redelivered; the CLI exits 2 when this is not 0).
+    pub failed_batches: u64,
+    pub unfinished_messages: u64,
     pub summary: Summary,
     /// Milliseconds from the S3 event to the findings being handed on (end to end).
     pub latency_event_to_emit_ms: Latency,
@@ -418,6 +424,10 @@ pub async fn watch(
     // Anomaly findings of a batch whose emit failed: its objects are counted, so they are
     // handed on with the next batch.
     let mut held: Vec<Finding> = Vec::new();
+    // Ids of messages left on the queue because a local write failed; a message leaves the set
+    // once a later delivery of it is finished. Watch goes on (space may come back), but it
+    // must not end as if everything had been handled.
+    let mut unfinished: std::collections::HashSet<String> = Default::default();
     // The first reload happens before the first receive, so an S3-only inventory is in place.
     let mut last_reload: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
@@ -613,10 +623,17 @@ pub async fn watch(
                         None => Ok(()),
                     };
                     match written {
-                        Err(e) => tracing::error!(
-                            "ledger: events not persisted ({e}); their messages will be redelivered"
-                        ),
+                        Err(e) => {
+                            tracing::error!(
+                                "ledger: events not persisted ({e}); their messages will be redelivered"
+                            );
+                            stats.failed_batches += 1;
+                            unfinished.extend(event_msgs.iter().map(|(id, _)| id.clone()));
+                        }
                         Ok(()) => {
+                            for (id, _) in &event_msgs {
+                                unfinished.remove(id);
+                            }
                             let mut enis = std::collections::HashSet::new();
                             for e in seg.entries {
                                 if let crate::inventory::ledger::Entry::Eni(l) = &e {
@@ -779,6 +796,8 @@ pub async fn watch(
                 tracing::error!(
                     "window state not committed ({e}); the batch's messages will be redelivered"
                 );
+                stats.failed_batches += 1;
+                unfinished.extend(batch.iter().map(|m| m.id.clone()));
                 stop_hb.store(true, Ordering::SeqCst);
                 hb.abort();
                 continue;
@@ -807,6 +826,8 @@ pub async fn watch(
                     tracing::error!(
                         "baseline state not committed ({e}); the batch's messages will be redelivered"
                     );
+                    stats.failed_batches += 1;
+                    unfinished.extend(batch.iter().map(|m| m.id.clone()));
                     stop_hb.store(true, Ordering::SeqCst);
                     hb.abort();
                     continue;
@@ -874,10 +895,13 @@ pub async fn watch(
             tracing::error!(
                 "findings could not be handed on ({e}); messages are kept and will be redelivered"
             );
+            stats.failed_batches += 1;
+            unfinished.extend(batch.iter().map(|m| m.id.clone()));
             continue;
         }
         for (m, fine) in batch.iter().zip(&msg_ok) {
             if *fine {
+                unfinished.remove(&m.id);
                 to_delete.push((m.id.clone(), m.receipt.clone()));
             } else if m.receives >= args.max_receives {
                 stats.poison_messages += 1;
@@ -888,6 +912,7 @@ pub async fn watch(
         }
         stats.deleted += delete(sqs, &args.queue_url, &to_delete).await;
     }
+    stats.unfinished_messages = unfinished.len() as u64;
     stats
 }
 

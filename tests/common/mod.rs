@@ -4,3 +4,4 @@
 
 pub mod account;
 pub mod moto;
+pub mod proc;
