@@ -283,17 +283,35 @@ struct AwsArgs {
     /// Region of the bucket / queue clients (default: the standard region chain).
     #[arg(long)]
     aws_region: Option<String>,
+    /// How long an S3/SQS response may take to start, and an object body may go without a
+    /// byte, before the attempt is retried (default: EGRESSWATCH_READ_TIMEOUT, else 30s; SQS
+    /// receives get their long poll on top).
+    #[arg(long, value_parser = read_timeout_arg)]
+    read_timeout: Option<std::time::Duration>,
+}
+
+fn read_timeout_arg(s: &str) -> Result<std::time::Duration, String> {
+    match egresswatch::time::parse_duration(s) {
+        Some(v) if v > 0 => Ok(std::time::Duration::from_secs(v as u64)),
+        _ => Err(format!("{s:?} is not a positive duration like 30s or 2m")),
+    }
 }
 
 impl AwsArgs {
+    /// The SDK configuration these options describe.
+    async fn sdk(&self) -> aws_config::SdkConfig {
+        egresswatch::aws::sdk_config_with(
+            self.endpoint_url.as_deref(),
+            self.aws_region.as_deref(),
+            self.read_timeout,
+        )
+        .await
+    }
+
     /// The S3 client these options describe (path-style addressing with --endpoint-url).
     fn s3(&self, rt: &tokio::runtime::Runtime) -> aws_sdk_s3::Client {
         rt.block_on(async {
-            let cfg = egresswatch::aws::sdk_config(
-                self.endpoint_url.as_deref(),
-                self.aws_region.as_deref(),
-            )
-            .await;
+            let cfg = self.sdk().await;
             egresswatch::aws::s3_client(&cfg, self.endpoint_url.is_some())
         })
     }
@@ -1173,7 +1191,7 @@ fn run_watch(a: WatchCmd) -> Result<ExitCode> {
             tracing::error!("shutdown grace expired; exiting with the batch unfinished (its messages will be redelivered)");
             std::process::exit(1);
         });
-        let cfg = egresswatch::aws::sdk_config(a.aws.endpoint_url.as_deref(), a.aws.aws_region.as_deref()).await;
+        let cfg = a.aws.sdk().await;
         let s3 = egresswatch::aws::s3_client(&cfg, a.aws.endpoint_url.is_some());
         let sqs = egresswatch::aws::sqs_client(&cfg);
         egresswatch::watch::watch(&s3, &sqs, engine, &args, &opts, &mut emit, shutdown.clone()).await
@@ -1229,7 +1247,12 @@ fn run_collect(
     }
     for region in targets {
         let collector = rt.block_on(async {
-            let cfg = egresswatch::aws::sdk_config(aws.endpoint_url.as_deref(), region).await;
+            let cfg = egresswatch::aws::sdk_config_with(
+                aws.endpoint_url.as_deref(),
+                region,
+                aws.read_timeout,
+            )
+            .await;
             egresswatch::collect::Collector::new(&cfg, aws.endpoint_url.as_deref()).await
         })?;
         let report = egresswatch::collect::collect(&collector, out, since)?;

@@ -201,7 +201,11 @@ pub async fn handle_with_stages(
                 ok = false;
                 continue;
             }
-            match aws::get_object(s3, &o.bucket, &o.key).await {
+            let expect = aws::Expect {
+                etag: o.etag.as_deref(),
+                size: o.size,
+            };
+            match aws::get_object_as(s3, &o.bucket, &o.key, expect).await {
                 Ok(data) => inputs.push(Input::Memory {
                     name: format!("s3://{}/{}", o.bucket, o.key),
                     data,

@@ -256,11 +256,12 @@ async fn download(
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (i, o) in objects.iter().enumerate() {
-        let (s3, bucket, key, sem) = (s3.clone(), bucket.to_string(), o.key.clone(), sem.clone());
+        let (s3, bucket, o, sem) = (s3.clone(), bucket.to_string(), o.clone(), sem.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let r = aws::get_object(&s3, &bucket, &key).await;
-            (i, key, r)
+            // Read as listed: If-Match on the listed ETag, length checked against its size.
+            let r = aws::get_object_as(&s3, &bucket, &o.key, aws::Expect::from(&o)).await;
+            (i, o.key, r)
         });
     }
     let mut out: Vec<Option<(String, Result<bytes::Bytes, AwsError>)>> =
@@ -360,6 +361,25 @@ pub async fn replay_with_traffic(
         .collect();
     if let Some(m) = args.max_objects {
         todo.truncate(m);
+    }
+    // Objects an earlier run could not download are not done, so they are read again now: their
+    // old failures go (each had counted one file), and a new failure is recorded if the read
+    // fails again. Failures of objects marked done (read, then failed to decode) stay.
+    if !state.failed.is_empty() {
+        let again: std::collections::HashSet<String> = todo
+            .iter()
+            .map(|o| format!("s3://{}/{}", args.bucket, o.key))
+            .collect();
+        let before = state.failed.len();
+        state.failed.retain(|f| !again.contains(&f.file));
+        let retried = (before - state.failed.len()) as u64;
+        state.files = state.files.saturating_sub(retried);
+        if retried > 0 {
+            tracing::info!(
+                objects = retried,
+                "reading again the objects an earlier run could not download"
+            );
+        }
     }
     let progress = Progress {
         tty: std::io::stderr().is_terminal(),

@@ -506,6 +506,11 @@ pub async fn watch(
                     DisplayErrorContext(&e)
                 );
                 tokio::time::sleep(wait).await;
+                // A failed receive says nothing about the queue being empty: idleness is
+                // counted from the last receive attempt that could have seen messages, so an
+                // SQS outage or throttling (and its backoff) longer than --idle-exit does not
+                // end a catch-up run with messages waiting.
+                idle_since = Instant::now();
                 continue;
             }
         };
@@ -694,7 +699,16 @@ pub async fn watch(
                     mi,
                     o.bucket.clone(),
                     o.key.clone(),
-                    aws::get_object(&s3, &o.bucket, &o.key).await,
+                    aws::get_object_as(
+                        &s3,
+                        &o.bucket,
+                        &o.key,
+                        aws::Expect {
+                            etag: o.etag.as_deref(),
+                            size: o.size,
+                        },
+                    )
+                    .await,
                 )
             });
         }
@@ -916,39 +930,83 @@ pub async fn watch(
     stats
 }
 
+/// Rounds of `DeleteMessageBatch` for entries that failed on the server's side (throttling,
+/// internal errors): a message left undeleted comes back after its visibility timeout and is
+/// processed again, which is safe (objects are counted once) but costs a re-read.
+const DELETE_ROUNDS: u32 = 3;
+
+/// Deletes `items` (message id, receipt handle), ten per call. Entries the queue failed on its
+/// side are sent again (up to [`DELETE_ROUNDS`] calls, with backoff); entries it refused as the
+/// sender's fault (an expired receipt handle) are not, and those messages are redelivered.
+/// Returns how many were deleted.
 async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, items: &[(String, String)]) -> u64 {
     let mut deleted = 0;
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     for chunk in items.chunks(10) {
-        let mut entries = Vec::new();
-        let mut ids: HashMap<String, &str> = HashMap::new();
-        for (i, (id, receipt)) in chunk.iter().enumerate() {
-            let eid = format!("m{i}");
-            ids.insert(eid.clone(), id);
-            if let Ok(e) = DeleteMessageBatchRequestEntry::builder()
-                .id(eid)
-                .receipt_handle(receipt)
-                .build()
-            {
-                entries.push(e);
+        let mut todo: Vec<&(String, String)> = chunk.iter().collect();
+        for round in 1..=DELETE_ROUNDS {
+            if round > 1 {
+                tokio::time::sleep(backoff.next(None)).await;
             }
-        }
-        match sqs
-            .delete_message_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            Ok(r) => {
-                deleted += r.successful().len() as u64;
-                for f in r.failed() {
-                    tracing::warn!(message = ids.get(f.id()).copied().unwrap_or("?"), "delete failed: {} (the message will be redelivered; findings ids are stable)", f.message().unwrap_or(""));
+            let mut entries = Vec::new();
+            let mut ids: HashMap<String, &(String, String)> = HashMap::new();
+            for (i, item) in todo.iter().enumerate() {
+                let eid = format!("m{i}");
+                ids.insert(eid.clone(), item);
+                if let Ok(e) = DeleteMessageBatchRequestEntry::builder()
+                    .id(eid)
+                    .receipt_handle(&item.1)
+                    .build()
+                {
+                    entries.push(e);
                 }
             }
-            Err(e) => tracing::warn!(
-                "delete batch failed: {} (messages will be redelivered)",
-                DisplayErrorContext(&e)
-            ),
+            let last = round == DELETE_ROUNDS;
+            match sqs
+                .delete_message_batch()
+                .queue_url(queue)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(r) => {
+                    deleted += r.successful().len() as u64;
+                    let mut again = Vec::new();
+                    for f in r.failed() {
+                        let item = ids.get(f.id()).copied();
+                        let message = item.map_or("?", |m| m.0.as_str());
+                        if f.sender_fault() || last {
+                            tracing::warn!(message, code = f.code(), "delete failed: {} (the message will be redelivered; findings ids are stable)", f.message().unwrap_or(""));
+                        } else {
+                            tracing::info!(
+                                message,
+                                code = f.code(),
+                                round,
+                                "delete failed on the queue's side; sending it again"
+                            );
+                            again.extend(item);
+                        }
+                    }
+                    todo = again;
+                }
+                Err(e) if last => {
+                    tracing::warn!(
+                        "delete batch failed: {} (messages will be redelivered)",
+                        DisplayErrorContext(&e)
+                    );
+                    todo.clear();
+                }
+                Err(e) => {
+                    tracing::info!(
+                        round,
+                        "delete batch failed: {}; sending it again",
+                        DisplayErrorContext(&e)
+                    );
+                }
+            }
+            if todo.is_empty() {
+                break;
+            }
         }
     }
     deleted
