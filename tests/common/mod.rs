@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod account;
+pub mod memlimit;
 pub mod moto;
