@@ -12,6 +12,7 @@ pub mod detect;
 pub mod drivers;
 pub mod enrich;
 pub mod inventory;
+pub mod limits;
 pub mod logging;
 pub mod net;
 pub mod output;

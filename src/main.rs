@@ -149,6 +149,48 @@ struct CommonArgs {
     /// How long to keep delivering before leaving the rest spooled for the next run.
     #[arg(long, default_value = "60s")]
     deliver_timeout: String,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Bounds on untrusted input (README "Limits on untrusted input"). Each flag overrides its
+/// `EGRESSWATCH_MAX_*` variable; sizes take a byte count or KiB/MiB/GiB.
+#[derive(Args, Clone, Default)]
+struct LimitArgs {
+    /// Longest flow-log line accepted (default 64KiB; EGRESSWATCH_MAX_LINE_BYTES); longer lines
+    /// are skipped and counted.
+    #[arg(long)]
+    max_line_bytes: Option<String>,
+    /// Largest declared uncompressed size of a Parquet row group or column chunk (default 1GiB;
+    /// EGRESSWATCH_MAX_ROW_GROUP_BYTES); a file declaring more fails with its name, unread.
+    #[arg(long)]
+    max_row_group_bytes: Option<String>,
+    /// Most rows a Parquet row group may declare (default 67108864;
+    /// EGRESSWATCH_MAX_ROW_GROUP_ROWS).
+    #[arg(long)]
+    max_row_group_rows: Option<String>,
+    /// Largest JSON document read whole: inventory file, CloudTrail file after gunzip, queue
+    /// message body, CloudWatch Logs payload (default 256MiB; EGRESSWATCH_MAX_JSON_BYTES).
+    #[arg(long)]
+    max_json_bytes: Option<String>,
+    /// Most distinct keys per table: rule aggregates, baseline cells, open windows (default
+    /// 2000000; EGRESSWATCH_MAX_KEYS); records of new keys beyond it are counted as over_limit.
+    #[arg(long)]
+    max_keys: Option<String>,
+}
+
+impl LimitArgs {
+    fn resolve(&self) -> Result<egresswatch::limits::Limits> {
+        Ok(egresswatch::limits::Limits::resolve(
+            &egresswatch::limits::Overrides {
+                max_line_bytes: self.max_line_bytes.as_deref(),
+                max_row_group_bytes: self.max_row_group_bytes.as_deref(),
+                max_row_group_rows: self.max_row_group_rows.as_deref(),
+                max_json_bytes: self.max_json_bytes.as_deref(),
+                max_keys: self.max_keys.as_deref(),
+            },
+        )?)
+    }
 }
 
 /// Where ENI history comes from (README "Forensic replay of completed jobs").
@@ -251,9 +293,6 @@ struct ScanArgs {
     /// Region of VPCs whose region the inventory does not reveal.
     #[arg(long)]
     region: Option<String>,
-    /// Longest line accepted, in bytes; longer lines are skipped and counted.
-    #[arg(long, default_value_t = 64 * 1024)]
-    max_line_bytes: usize,
     #[command(flatten)]
     history: HistoryArgs,
     #[command(flatten)]
@@ -571,6 +610,7 @@ fn options(common: &CommonArgs, decode: DecodeOptions) -> Result<ScanOptions> {
         detect: DetectOptions {
             window,
             max_evidence: common.max_evidence,
+            max_keys: egresswatch::limits::get().max_keys,
         },
         ..Default::default()
     };
@@ -754,7 +794,6 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         fields,
         sources,
         projection: Some(scan::PROJECTION.to_vec()),
-        max_line_len: a.max_line_bytes,
         ..Default::default()
     };
     let mut opts = options(&a.common, decode)?;
@@ -1808,6 +1847,24 @@ fn run_rules_check(path: Option<&Path>) -> Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    // Limits are process-wide and set before any input is read (flags over environment).
+    let limit_args = match &cli.command {
+        Command::Scan(a) => a.common.limits.clone(),
+        Command::Demo(a) => a.common.limits.clone(),
+        Command::Replay(a) => a.common.limits.clone(),
+        Command::Watch(a) => a.common.limits.clone(),
+        Command::Report(a) => a.common.limits.clone(),
+        _ => LimitArgs::default(),
+    };
+    match limit_args.resolve() {
+        Ok(l) => {
+            egresswatch::limits::install(l);
+        }
+        Err(e) => {
+            eprintln!("egresswatch: error: {e:#}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Scan(a) => run_scan(a),
         Command::Demo(a) => run_demo(a),

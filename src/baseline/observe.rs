@@ -125,6 +125,8 @@ pub struct Observations {
     pub callbacks_dropped: u64,
     /// Largest record start seen (event time).
     pub max_time: i64,
+    /// Records of new cells or beacon series refused at [`crate::limits::Limits::max_keys`].
+    pub over_limit: u64,
 }
 
 impl Observations {
@@ -138,6 +140,7 @@ impl Observations {
             self.callbacks_dropped += trim_callbacks(e);
         }
         self.callbacks_dropped += o.callbacks_dropped;
+        self.over_limit += o.over_limit;
         self.max_time = self.max_time.max(o.max_time);
     }
 }
@@ -157,6 +160,8 @@ pub struct Observer {
     /// Per model resource: whether it is profiled (a SageMaker resource with a name).
     profiled: Vec<bool>,
     known_enis: u32,
+    max_keys: usize,
+    cap: crate::limits::KeyCap,
 }
 
 impl Observer {
@@ -178,6 +183,8 @@ impl Observer {
             },
             profiled,
             known_enis: model.enis.len() as u32,
+            max_keys: crate::limits::get().max_keys,
+            cap: crate::limits::KeyCap::default(),
         }
     }
 
@@ -241,6 +248,11 @@ impl Observer {
             } else {
                 bytes.value(i).max(0) as u64
             };
+            // A full table refuses new cells (counted, warned once); existing ones keep counting.
+            if self.obs.cells.len() >= self.max_keys && !self.obs.cells.contains_key(&key) {
+                self.cap.refuse("baseline cells", self.max_keys);
+                continue;
+            }
             let cell = self.obs.cells.entry(key).or_default();
             cell.bytes += b;
             cell.flows += 1;
@@ -267,6 +279,11 @@ impl Observer {
                         dport: dp.unwrap_or(0),
                         proto: pr,
                     };
+                    if self.obs.beacons.len() >= self.max_keys && !self.obs.beacons.contains_key(&k)
+                    {
+                        self.cap.refuse("baseline beacon series", self.max_keys);
+                        continue;
+                    }
                     let v = self.obs.beacons.entry(k).or_default();
                     if v.len() < MAX_CALLBACKS_PER_HOUR * 2 {
                         v.push(pack_callback(t, b));
@@ -279,6 +296,7 @@ impl Observer {
     }
 
     pub fn finish(mut self) -> Observations {
+        self.obs.over_limit += self.cap.over_limit;
         for v in self.obs.beacons.values_mut() {
             self.obs.callbacks_dropped += trim_callbacks(v);
         }

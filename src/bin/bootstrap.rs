@@ -28,6 +28,8 @@ async fn main() -> Result<(), Error> {
         .with_env_filter(egresswatch::logging::filter("info"))
         .without_time()
         .init();
+    // A bad EGRESSWATCH_MAX_* refuses the cold start instead of running with a default.
+    egresswatch::limits::install(egresswatch::limits::Limits::from_env()?);
     let cfg = egresswatch::aws::sdk_config(None, None).await;
     let s3 = egresswatch::aws::s3_client(&cfg, false);
     let mut inventory: egresswatch::inventory::Inventory =

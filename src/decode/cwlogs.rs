@@ -456,9 +456,6 @@ fn renumber(b: &RecordBatch, seqs: &[u64]) -> Result<RecordBatch, arrow_schema::
     RecordBatch::try_new(b.schema(), cols)
 }
 
-/// Largest envelope accepted (CloudWatch Logs sends at most about 1 MB per payload).
-const MAX_ENVELOPE: usize = 16 << 20;
-
 /// Decodes a stream of CloudWatch Logs envelopes (one, or many concatenated with or without
 /// newlines, as Firehose writes them).
 pub fn decode<R: Read>(
@@ -479,6 +476,7 @@ pub fn decode<R: Read>(
     let mut eof = false;
     let mut envelopes = 0u64;
     let mut cands: Vec<usize> = Vec::new();
+    let max_envelope = crate::limits::get().max_json_bytes;
     loop {
         // Skip separators between envelopes.
         while start < buf.len() && buf[start].is_ascii_whitespace() {
@@ -608,13 +606,18 @@ pub fn decode<R: Read>(
             }
             break;
         }
-        if buf.len() - start > MAX_ENVELOPE {
+        // Largest envelope accepted (CloudWatch Logs sends at most about 1 MB per payload).
+        if buf.len() - start > max_envelope {
             return Err(DecodeError::Read {
                 file: file.to_string(),
                 line: lines.seq,
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    format!("CloudWatch Logs envelope longer than {MAX_ENVELOPE} bytes"),
+                    format!(
+                        "CloudWatch Logs envelope longer than {max_envelope} bytes ({} / {})",
+                        crate::limits::JSON.env,
+                        crate::limits::JSON.flag
+                    ),
                 ),
             });
         }

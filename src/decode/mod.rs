@@ -40,6 +40,9 @@ pub enum DecodeError {
     },
     #[error("{file}: not a readable Parquet flow log: {message}")]
     Parquet { file: String, message: String },
+    /// The object declares more than a limit of [`crate::limits`] allows; nothing of it was read.
+    #[error("{file}: {message}")]
+    OverLimit { file: String, message: String },
     #[error("{file}: building record batch: {source}")]
     Arrow {
         file: String,
@@ -55,6 +58,8 @@ pub struct DecodeOptions {
     /// still validated); `None` keeps every documented field.
     pub projection: Option<Vec<F>>,
     pub batch_size: usize,
+    /// Longest line kept ([`crate::limits::Limits::max_line_bytes`] by default); longer lines
+    /// are consumed without buffering and counted as skipped.
     pub max_line_len: usize,
     /// Skipped lines kept per file for the summary (all are counted).
     pub max_skip_samples: usize,
@@ -74,7 +79,7 @@ impl Default for DecodeOptions {
             fields: None,
             projection: None,
             batch_size: 8192,
-            max_line_len: 64 * 1024,
+            max_line_len: crate::limits::get().max_line_bytes,
             max_skip_samples: 20,
             max_skip_warnings: 5,
             reference_only: false,

@@ -549,6 +549,44 @@ pub fn dictionary_hint(schema: &Schema) -> Schema {
     Schema::new(fields)
 }
 
+/// Refuses a file whose footer declares a row group (or one column chunk) over the limits,
+/// before any of it is read: the reader holds a column chunk's pages and a row group's batch
+/// state, so their declared sizes are what memory would grow to.
+pub(crate) fn check_row_groups(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    file: &str,
+    l: &crate::limits::Limits,
+) -> Result<(), DecodeError> {
+    use crate::limits::{ROW_GROUP_BYTES, ROW_GROUP_ROWS};
+    let over = |message: String| DecodeError::OverLimit {
+        file: file.to_string(),
+        message,
+    };
+    for (i, rg) in meta.row_groups().iter().enumerate() {
+        let rows = rg.num_rows().max(0) as u64;
+        if rows > l.max_row_group_rows {
+            return Err(over(format!(
+                "row group {i} declares {rows} rows, over the limit of {} ({} / {}); file not read",
+                l.max_row_group_rows, ROW_GROUP_ROWS.env, ROW_GROUP_ROWS.flag
+            )));
+        }
+        let widest = rg
+            .columns()
+            .iter()
+            .map(|c| c.uncompressed_size().max(c.compressed_size()).max(0) as u64)
+            .max()
+            .unwrap_or(0);
+        let bytes = (rg.total_byte_size().max(0) as u64).max(widest);
+        if bytes > l.max_row_group_bytes {
+            return Err(over(format!(
+                "row group {i} declares {bytes} bytes uncompressed, over the limit of {} ({} / {}); file not read",
+                l.max_row_group_bytes, ROW_GROUP_BYTES.env, ROW_GROUP_BYTES.flag
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Decodes one Parquet object, reading only the columns in `opts.projection` (all documented
 /// fields when it is `None`).
 pub fn decode<T: ChunkReader + 'static>(
@@ -563,6 +601,7 @@ pub fn decode<T: ChunkReader + 'static>(
         message: e.to_string(),
     };
     let plain = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(perr)?;
+    check_row_groups(plain.metadata(), file, crate::limits::get())?;
     // Security Lake writes OCSF Network Activity (nested endpoints), not flow-log columns.
     if super::ocsf::is_ocsf(plain.schema()) {
         return super::ocsf::decode(input, plain, file, opts, stats, sink);

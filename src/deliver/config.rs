@@ -99,7 +99,8 @@ pub struct SinkConfig {
     pub sourcetype: Option<String>,
     #[serde(default)]
     pub ack: bool,
-    /// Syslog: `host:port`, TLS and its CA bundle.
+    /// Syslog: `host:port` and TLS. `ca_file` (PEM) replaces the built-in roots for syslog TLS
+    /// and for the HTTPS sinks (HEC, Elastic, webhook, Slack, Security Hub).
     #[serde(default)]
     pub address: Option<String>,
     #[serde(default)]

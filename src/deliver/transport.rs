@@ -108,7 +108,7 @@ fn build_inner(cfg: &SinkConfig, ctx: FormatContext) -> Result<Box<dyn Transport
             ctx,
         }),
         SinkKind::Hec => Box::new(HecSink {
-            http: Http::new(timeout),
+            http: Http::new(timeout, cfg.ca_file.as_deref())?,
             url: url()?,
             token: secret("HEC token")?.ok_or("HEC needs token_env or token_file")?,
             opts: hec::HecOptions {
@@ -122,7 +122,7 @@ fn build_inner(cfg: &SinkConfig, ctx: FormatContext) -> Result<Box<dyn Transport
             ctx,
         }),
         SinkKind::Elastic => Box::new(ElasticSink {
-            http: Http::new(timeout),
+            http: Http::new(timeout, cfg.ca_file.as_deref())?,
             url: url()?,
             token: secret("Elastic API key")?,
             index: cfg
@@ -133,7 +133,7 @@ fn build_inner(cfg: &SinkConfig, ctx: FormatContext) -> Result<Box<dyn Transport
             ctx,
         }),
         SinkKind::Webhook | SinkKind::Slack => Box::new(WebhookSink {
-            http: Http::new(timeout),
+            http: Http::new(timeout, cfg.ca_file.as_deref())?,
             url: url()?,
             token: secret("webhook token")?,
             slack: cfg.kind == SinkKind::Slack,
@@ -151,7 +151,7 @@ fn build_inner(cfg: &SinkConfig, ctx: FormatContext) -> Result<Box<dyn Transport
                 ctx = ctx.with_account(a.clone());
             }
             Box::new(SecurityHubSink {
-                http: Http::new(timeout),
+                http: Http::new(timeout, cfg.ca_file.as_deref())?,
                 endpoint: cfg
                     .url
                     .clone()
@@ -216,13 +216,20 @@ struct Reply {
 }
 
 impl Http {
-    fn new(timeout: Duration) -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    /// Certificates are always verified: against `ca_file` (PEM, replacing the built-in roots,
+    /// as for syslog) when given, else the Mozilla roots of `webpki-roots`. There is no
+    /// switch to turn verification off. Proxies come from the environment (`ALL_PROXY`,
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, with `NO_PROXY` exceptions; ureq's `Proxy::try_from_env`).
+    fn new(timeout: Duration, ca_file: Option<&std::path::Path>) -> Result<Http, String> {
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Http { agent }
+            .http_status_as_error(false);
+        if let Some(path) = ca_file {
+            let roots = http_roots(path)?;
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        let agent: ureq::Agent = config.build().into();
+        Ok(Http { agent })
     }
 
     fn post(
@@ -258,6 +265,25 @@ impl Http {
             body,
         })
     }
+}
+
+/// The trust roots of an HTTPS sink's `ca_file`: every certificate of the PEM bundle.
+fn http_roots(path: &std::path::Path) -> Result<ureq::tls::RootCerts, String> {
+    use ureq::tls::PemItem;
+    let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        // Keys or CRLs beside the certificates are not roots.
+        if let PemItem::Certificate(c) =
+            item.map_err(|e| format!("ca_file {}: {e}", path.display()))?
+        {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!("ca_file {}: no certificate", path.display()));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 /// Maps a whole-request HTTP result to one outcome for every entry.

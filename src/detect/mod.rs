@@ -134,6 +134,10 @@ pub struct DetectOptions {
     /// Aggregation window in seconds.
     pub window: i64,
     pub max_evidence: usize,
+    /// Most distinct aggregates (rule, ENI, destination, window) one detector tracks
+    /// ([`crate::limits::Limits::max_keys`]); records of new keys beyond it are counted in
+    /// [`Detector::over_limit`], never grown into memory.
+    pub max_keys: usize,
 }
 
 impl Default for DetectOptions {
@@ -141,6 +145,7 @@ impl Default for DetectOptions {
         DetectOptions {
             window: 3600,
             max_evidence: 20,
+            max_keys: crate::limits::get().max_keys,
         }
     }
 }
@@ -151,6 +156,8 @@ pub struct Detector<'r> {
     opts: DetectOptions,
     agg: FastMap<Key, Agg>,
     pub matches: u64,
+    /// Matching records of new aggregates refused at `max_keys` (logged once).
+    cap: crate::limits::KeyCap,
 }
 
 impl<'r> Detector<'r> {
@@ -160,6 +167,7 @@ impl<'r> Detector<'r> {
             opts,
             agg: FastMap::default(),
             matches: 0,
+            cap: crate::limits::KeyCap::default(),
         }
     }
 
@@ -285,6 +293,11 @@ impl<'r> Detector<'r> {
                     dst_region: e.dst_region[i],
                     conf: e.conf[i],
                 };
+                // Only a full table pays the extra probe; its existing keys keep counting.
+                if self.agg.len() >= self.opts.max_keys && !self.agg.contains_key(&key) {
+                    self.cap.refuse("rule aggregates", self.opts.max_keys);
+                    continue;
+                }
                 let a = self.agg.entry(key).or_insert_with(|| Agg {
                     first_seen: None,
                     last_seen: None,
@@ -317,6 +330,11 @@ impl<'r> Detector<'r> {
                 }
             }
         }
+    }
+
+    /// Matching records refused because the aggregate table was full.
+    pub fn over_limit(&self) -> u64 {
+        self.cap.over_limit
     }
 
     /// Hands the worker's aggregates over with ENIs named, ready to merge with other workers'.

@@ -84,6 +84,9 @@ pub struct Summary {
     pub failed_files: u64,
     pub findings: u64,
     pub rule_matches: u64,
+    /// Records not tracked because a table reached its key limit (`EGRESSWATCH_MAX_KEYS` /
+    /// `--max-keys`): rule aggregates, baseline cells, open windows. Each table warns once.
+    pub over_limit: u64,
     pub bytes_read: u64,
     pub elapsed_ms: u64,
     pub errors: Vec<FileFailure>,
@@ -346,6 +349,7 @@ impl Summary {
         self.empty_files += o.empty_files;
         self.failed_files += o.failed_files;
         self.rule_matches += o.rule_matches;
+        self.over_limit += o.over_limit;
         self.bytes_read += o.bytes_read;
         self.errors.extend(o.errors);
         let room = 100usize.saturating_sub(self.skipped_samples.len());
@@ -440,7 +444,7 @@ pub fn run_partial_with(
     type WorkerOut = (
         Vec<(detect::FindingKey, detect::Agg)>,
         Vec<(usize, FileStats, Option<DecodeError>, u64)>,
-        u64,
+        (u64, u64),
         Vec<(String, UnknownAcc)>,
         Vec<(CellKey, Cell)>,
         Option<crate::baseline::Observations>,
@@ -499,7 +503,7 @@ pub fn run_partial_with(
                 file_started.elapsed().as_millis() as u64,
             ));
         }
-        let matches = detector.matches;
+        let matches = (detector.matches, detector.over_limit());
         let unknown: Vec<(String, UnknownAcc)> = enricher
             .unknown
             .iter()
@@ -555,6 +559,7 @@ pub fn run_partial_with(
     let mut observations: Option<crate::baseline::Observations> = None;
     for (agg, stats, matches, unknown, cells, obs) in outs {
         if let Some(o) = obs {
+            summary.over_limit += o.over_limit;
             match observations.as_mut() {
                 Some(m) => m.merge(o),
                 None => observations = Some(o),
@@ -565,7 +570,8 @@ pub fn run_partial_with(
         }
         parts.push(agg);
         per_file.extend(stats);
-        summary.rule_matches += matches;
+        summary.rule_matches += matches.0;
+        summary.over_limit += matches.1;
         summary.add_unknown(unknown);
     }
     per_file.sort_by_key(|(i, ..)| *i);

@@ -14,12 +14,11 @@
 //! exact `invokedBy`): the parser requires none of them and uses each when present.
 //!
 //! Speed: a month of a busy account's trail is gigabytes. Each file is inflated into one
-//! buffer (bounded by `MAX_FILE_BYTES`), searched for the few byte strings every kept record
+//! buffer (bounded by `limits::Limits::max_json_bytes`), searched for the few byte strings every kept record
 //! contains, and only when one occurs are record boundaries found (a string-aware brace scan)
 //! and only the records that contain a needle parsed as JSON.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::time::Instant;
 
 use memchr::memmem;
@@ -27,10 +26,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ledger::{CreatedBy, EniLife, Entry, LedgerEvidence, ResourceFact};
-
-/// Largest inflated trail file read (CloudTrail files are a few MB; a larger one is an error
-/// naming the file, not an out-of-memory kill).
-pub const MAX_FILE_BYTES: usize = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrailError {
@@ -173,24 +168,33 @@ impl TrailReader {
         self.stats.bytes_compressed += data.len() as u64;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
+        // Largest inflated trail file read (CloudTrail files are a few MB; a larger one is an
+        // error naming the file, not an out-of-memory kill).
+        let limit = crate::limits::get().max_json_bytes;
         let text: &[u8] = if data.starts_with(&[0x1f, 0x8b]) {
-            let r = flate2::read::MultiGzDecoder::new(data)
-                .take(MAX_FILE_BYTES as u64 + 1)
-                .read_to_end(&mut buf);
-            if let Err(e) = r {
-                self.fail(name, format!("cannot inflate: {e}"));
-                self.busy += t.elapsed();
-                return;
-            }
-            if buf.len() > MAX_FILE_BYTES {
-                self.fail(
-                    name,
-                    format!("inflates to more than {MAX_FILE_BYTES} bytes; not read"),
-                );
-                self.busy += t.elapsed();
-                return;
+            match crate::limits::read_bounded_into(
+                flate2::read::MultiGzDecoder::new(data),
+                limit,
+                data.len().saturating_mul(8),
+                &mut buf,
+            ) {
+                Ok(()) => {}
+                Err(e) => {
+                    let why = if crate::limits::is_over_limit(&e) {
+                        format!("inflates to {e}")
+                    } else {
+                        format!("cannot inflate: {e}")
+                    };
+                    self.fail(name, why);
+                    self.busy += t.elapsed();
+                    return;
+                }
             }
             &buf
+        } else if data.len() > limit {
+            self.fail(name, crate::limits::over_json(limit).to_string());
+            self.busy += t.elapsed();
+            return;
         } else {
             data
         };

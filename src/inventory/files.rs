@@ -440,6 +440,20 @@ fn take<T: DeserializeOwned>(
     })
 }
 
+/// One inventory file as text, refused unread when larger than the JSON limit (a parsed
+/// `Value` takes several times its text).
+fn read_document(path: &Path) -> std::io::Result<String> {
+    let limit = crate::limits::get().max_json_bytes;
+    let file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > limit as u64 {
+        return Err(crate::limits::over_json(limit));
+    }
+    let bytes = crate::limits::read_bounded(file, limit, len as usize)?;
+    String::from_utf8(bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
+}
+
 impl Inventory {
     /// Loads every `*.json` file under `root` (recursively, in name order), or `root` itself
     /// when it is a file.
@@ -451,7 +465,7 @@ impl Inventory {
         })?;
         let mut inv = Inventory::default();
         for f in files {
-            let text = fs::read_to_string(&f).map_err(|source| InventoryError::Io {
+            let text = read_document(&f).map_err(|source| InventoryError::Io {
                 path: f.display().to_string(),
                 source,
             })?;

@@ -147,7 +147,17 @@ pub async fn read_trail(
             reader.stats.files_ignored += 1;
             continue;
         }
-        match std::fs::read(&f) {
+        // The size is checked before reading: the trail reader refuses it anyway, but only
+        // after the whole file was in memory.
+        let limit = crate::limits::get().max_json_bytes;
+        match std::fs::File::open(&f).and_then(|file| {
+            let len = file.metadata()?.len();
+            // Compressed files may inflate past the limit; the reader bounds that.
+            if len > limit as u64 {
+                return Err(crate::limits::over_json(limit));
+            }
+            crate::limits::read_bounded(file, limit, len as usize)
+        }) {
             Ok(b) => reader.read_file(&name, &b),
             Err(e) => {
                 tracing::error!(file = %name, "cloudtrail file failed: {e}");

@@ -24,13 +24,23 @@ fn payload(b64: &str) -> Result<Option<Input>, String> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|e| format!("payload is not base64: {e}"))?;
+    let limit = crate::limits::get().max_json_bytes;
     let json = if raw.starts_with(&[0x1f, 0x8b]) {
-        use std::io::Read;
-        let mut out = Vec::with_capacity(raw.len() * 8);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| format!("payload is not valid gzip: {e}"))?;
-        out
+        // A payload of a few KB can inflate to gigabytes: bounded, with a clear error.
+        crate::limits::read_bounded(
+            flate2::read::MultiGzDecoder::new(&raw[..]),
+            limit,
+            raw.len().saturating_mul(8),
+        )
+        .map_err(|e| {
+            if crate::limits::is_over_limit(&e) {
+                format!("payload inflates to {e}")
+            } else {
+                format!("payload is not valid gzip: {e}")
+            }
+        })?
+    } else if raw.len() > limit {
+        return Err(format!("payload is {}", crate::limits::over_json(limit)));
     } else {
         raw
     };

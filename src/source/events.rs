@@ -24,6 +24,10 @@ pub fn parse(body: &str) -> Option<HistoryEvent> {
     if !body.contains("detail-type") {
         return None;
     }
+    // Over the limit it is not parsed here; `notification::parse_body` then refuses it loudly.
+    if body.len() > crate::limits::get().max_json_bytes {
+        return None;
+    }
     let v: Value = serde_json::from_str(body).ok()?;
     let v = match v.get("Type").and_then(Value::as_str) {
         Some("Notification") => serde_json::from_str(v.get("Message")?.as_str()?).ok()?,

@@ -9,6 +9,8 @@ pub enum NotificationError {
     Json(#[from] serde_json::Error),
     #[error("message is not an S3 notification: {0}")]
     Shape(String),
+    #[error("message body is {len} bytes, over the {limit} byte limit on one JSON document (EGRESSWATCH_MAX_JSON_BYTES); not parsed")]
+    TooLarge { len: usize, limit: usize },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +194,14 @@ pub const UNRECOGNISED: &str = "not an S3 notification";
 
 /// Parses one SQS message body.
 pub fn parse_body(body: &str) -> Result<Parsed, NotificationError> {
+    // A parsed JSON value takes several times its text: refuse before parsing.
+    let limit = crate::limits::get().max_json_bytes;
+    if body.len() > limit {
+        return Err(NotificationError::TooLarge {
+            len: body.len(),
+            limit,
+        });
+    }
     let v: Value = serde_json::from_str(body)?;
     parse_value(&v)
 }

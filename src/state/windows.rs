@@ -69,6 +69,8 @@ struct Repr {
     /// (object id, largest event time it contributed).
     objects: Vec<(String, i64)>,
     too_late: u64,
+    #[serde(default)]
+    over_limit: u64,
 }
 
 const FORMAT: &str = "egresswatch-windows/1";
@@ -105,6 +107,9 @@ pub struct OpenWindows {
     objects: HashMap<String, i64>,
     /// Record aggregates dropped because their window closed longer ago than the retention.
     pub too_late: u64,
+    /// Aggregates of new windows refused because `max_keys` windows were open
+    /// ([`crate::limits::Limits::max_keys`]); warned the first time.
+    pub over_limit: u64,
 }
 
 impl From<OpenWindows> for Repr {
@@ -119,6 +124,7 @@ impl From<OpenWindows> for Repr {
             closed: w.closed.into_values().collect(),
             objects,
             too_late: w.too_late,
+            over_limit: w.over_limit,
         }
     }
 }
@@ -151,6 +157,7 @@ impl TryFrom<Repr> for OpenWindows {
             closed: r.closed.into_iter().map(|w| (w.key.clone(), w)).collect(),
             objects: r.objects.into_iter().collect(),
             too_late: r.too_late,
+            over_limit: r.over_limit,
         })
     }
 }
@@ -261,6 +268,18 @@ impl OpenWindows {
                 self.open.insert(key.clone(), w);
             } else if retention_floor.is_some_and(|f| key.window < f) {
                 self.too_late += 1;
+                continue;
+            } else if self.open.len() >= crate::limits::get().max_keys {
+                // Never grown without bound: counted, warned once, the open ones go on.
+                if self.over_limit == 0 {
+                    tracing::warn!(
+                        max_keys = self.open.len(),
+                        "more open rule windows than the limit ({} / {}): new ones are counted as over_limit and not tracked",
+                        crate::limits::KEYS.env,
+                        crate::limits::KEYS.flag
+                    );
+                }
+                self.over_limit += 1;
                 continue;
             } else {
                 self.open.insert(

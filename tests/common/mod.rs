@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod account;
+pub mod memlimit;
 pub mod moto;
 pub mod proc;
