@@ -11,6 +11,9 @@ pub mod deliver;
 pub mod detect;
 pub mod drivers;
 pub mod enrich;
+/// Fuzz invariants shared by `fuzz/` (cargo-fuzz, nightly) and `tests/fuzz_corpus.rs` (stable).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inventory;
 pub mod limits;
 pub mod logging;

@@ -560,8 +560,11 @@ impl Engine {
                 .watermark
                 .saturating_sub(lateness)
                 .div_euclid(HOUR)
-                * HOUR
-                - HOUR
+                // Saturating: a fresh engine's watermark is i64::MIN, whose hour start is below
+                // i64::MIN (found by fuzz/state: a debug build panicked, a release one wrapped
+                // to a limit far in the future and would have closed every hour).
+                .saturating_mul(HOUR)
+                .saturating_sub(HOUR)
         };
         let mut out: BTreeMap<String, Candidate> = BTreeMap::new();
         // Hours to close: every hour with data, in time order, up to the limit.

@@ -77,7 +77,7 @@ impl Spool {
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Spool, SpoolError> {
         let e = io_err(dir);
         fs::create_dir_all(dir).map_err(&e)?;
-        let acked = match fs::read_to_string(dir.join("acked")) {
+        let acked: u64 = match fs::read_to_string(dir.join("acked")) {
             Ok(s) => s.trim().parse().unwrap_or(0),
             Err(err) if err.kind() == io::ErrorKind::NotFound => 0,
             Err(err) => return Err(e(err)),
@@ -97,7 +97,8 @@ impl Spool {
         }
         segments.sort_by_key(|s| s.0);
         // The next sequence number follows the last complete line of the newest segment.
-        let mut next_seq = acked + 1;
+        // Saturating: `acked` is read from disk, and u64::MAX there must not panic.
+        let mut next_seq = acked.saturating_add(1);
         let mut torn = 0;
         if let Some((_, path, size)) = segments.last_mut() {
             // A crash can leave a line without its newline: it was never reported as spooled.
@@ -115,12 +116,18 @@ impl Spool {
             for line in BufReader::new(f).split(b'\n') {
                 let line = line.map_err(&e)?;
                 match serde_json::from_slice::<Entry>(&line) {
-                    Ok(entry) => next_seq = next_seq.max(entry.seq + 1),
+                    Ok(entry) => next_seq = next_seq.max(entry.seq.saturating_add(1)),
                     Err(_) => torn += line.len() as u64,
                 }
             }
         }
-        if let Some((first, _, _)) = segments.first() {
+        // The newest segment is named after the first sequence number it was created for, so
+        // the next one is at least that. It matters when the newest segment holds no complete
+        // line: a crash right after the segment file was created, before its first line reached
+        // the disk. Taking the oldest segment's name here (as before) let the next push reuse
+        // sequence numbers of the older segments, and `peek` then skipped those pushes as
+        // already seen: spooled findings never delivered (found by fuzz/spool).
+        if let Some((first, _, _)) = segments.last() {
             next_seq = next_seq.max(*first);
         }
         let bytes = segments.iter().map(|s| s.2).sum();
@@ -145,7 +152,7 @@ impl Spool {
 
     /// Findings waiting for delivery.
     pub fn len(&self) -> u64 {
-        self.next_seq.saturating_sub(self.acked + 1)
+        self.next_seq.saturating_sub(self.acked.saturating_add(1))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -173,7 +180,13 @@ impl Spool {
             };
             serde_json::to_writer(&mut buf, &entry).map_err(|err| e(err.into()))?;
             buf.push(b'\n');
-            seq += 1;
+            // Only a damaged `acked` file or segment can bring the counter here; refusing is
+            // loud, and an entry at u64::MAX could never be told apart from one delivered.
+            seq = seq.checked_add(1).ok_or_else(|| {
+                e(io::Error::other(
+                    "sequence numbers exhausted (damaged acked file or segment?)",
+                ))
+            })?;
         }
         if self.bytes + buf.len() as u64 > self.max_bytes {
             return Err(SpoolError::Full {
@@ -221,7 +234,11 @@ impl Spool {
                 // (Re)open at the first segment that may hold unacknowledged entries.
                 let Some(idx) = (0..self.segments.len()).find(|&i| {
                     let next_first = self.segments.get(i + 1).map_or(u64::MAX, |s| s.0);
-                    next_first > self.acked + 1 + self.pending.len() as u64
+                    next_first
+                        > self
+                            .acked
+                            .saturating_add(1)
+                            .saturating_add(self.pending.len() as u64)
                 }) else {
                     break;
                 };
@@ -311,8 +328,8 @@ impl Spool {
         while let Some(first) = self.segments.front() {
             let next_first = self.segments.get(1).map(|s| s.0);
             let done = match next_first {
-                Some(nf) => nf <= self.acked + 1,
-                None => self.next_seq <= self.acked + 1 && first.0 <= self.acked,
+                Some(nf) => nf <= self.acked.saturating_add(1),
+                None => self.next_seq <= self.acked.saturating_add(1) && first.0 <= self.acked,
             };
             if !done {
                 break;
@@ -423,6 +440,34 @@ mod tests {
         assert!(s.torn_lines > 0);
         s.push(&[(1, finding("b"))]).unwrap();
         assert_eq!(ids(&s.peek(10).unwrap()), ["a", "b"]);
+    }
+
+    #[test]
+    fn empty_newest_segment_after_crash_does_not_reuse_sequence_numbers() {
+        // A crash right after a new segment file was created, before its first line was on
+        // disk (fuzz/regressions/spool/empty-newest-segment).
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(dir.path(), 1 << 30).unwrap();
+        s.push(&[(1, finding("a")), (1, finding("b"))]).unwrap();
+        drop(s);
+        fs::write(dir.path().join(format!("seg-{:020}.ndjson", 3)), b"").unwrap();
+        let mut s = Spool::open(dir.path(), 1 << 30).unwrap();
+        s.push(&[(1, finding("c"))]).unwrap();
+        let got = s.peek(10).unwrap();
+        assert_eq!(ids(&got), ["a", "b", "c"]);
+        assert_eq!(got[2].seq, 3);
+    }
+
+    #[test]
+    fn acked_at_the_end_of_the_sequence_space_refuses_loudly() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("acked"), format!("{}\n", u64::MAX)).unwrap();
+        let mut s = Spool::open(dir.path(), 1 << 30).unwrap();
+        assert!(s.is_empty());
+        assert!(matches!(
+            s.push(&[(1, finding("a"))]),
+            Err(SpoolError::Io { .. })
+        ));
     }
 
     #[test]

@@ -134,6 +134,29 @@ fn state_from(path: &Path, b: &[u8], identity: &str) -> Result<State, ReplayErro
     Ok(s)
 }
 
+/// What resuming does with a checkpoint's bytes before it lists anything: parse and check it,
+/// then build the findings of its aggregates against its file-name table. For
+/// `crate::fuzzing::state`, which feeds it arbitrary bytes; returns the findings built.
+pub(crate) fn resume_from_bytes(
+    b: &[u8],
+    identity: &str,
+    rules: &detect::CompiledRules,
+    model: &crate::enrich::Model,
+) -> Result<usize, ReplayError> {
+    let state = state_from(Path::new("fuzz-checkpoint.json"), b, identity)?;
+    let mut aggregates: HashMap<FindingKey, Agg> = HashMap::new();
+    // The resumed run's objects hit the same keys again: merged as `run` merges a chunk.
+    for (k, a) in state.aggregates.iter().chain(&state.aggregates) {
+        match aggregates.get_mut(k) {
+            Some(acc) => acc.merge(a.clone(), 20),
+            None => {
+                aggregates.insert(k.clone(), a.clone());
+            }
+        }
+    }
+    Ok(detect::findings::build(aggregates, rules, model, &state.names).len())
+}
+
 fn load_state(path: &Path, identity: &str) -> Result<State, ReplayError> {
     match std::fs::read(path) {
         Ok(b) => state_from(path, &b, identity),
