@@ -86,9 +86,11 @@ pub fn command(fault: Fault) -> Command {
                 if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
                     return Err(std::io::Error::last_os_error());
                 }
+                // Only the soft limit: the hard one stays unlimited, so the parent may lift
+                // the soft one later (set_fsize) without CAP_SYS_RESOURCE.
                 let r = libc::rlimit {
                     rlim_cur: limit as libc::rlim_t,
-                    rlim_max: limit as libc::rlim_t,
+                    rlim_max: libc::RLIM_INFINITY,
                 };
                 if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -149,4 +151,23 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Changes the (soft) file size limit of a running child: space "returns" while it runs.
+pub fn set_fsize(pid: u32, bytes: Option<u64>) {
+    let v = bytes.map_or(libc::RLIM_INFINITY, |b| b as libc::rlim_t);
+    let r = libc::rlimit {
+        rlim_cur: v,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `r` and writes nothing (the old-limit pointer is null).
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &r,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
 }
