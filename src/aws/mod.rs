@@ -86,6 +86,17 @@ pub async fn get_object(
     bucket: &str,
     key: &str,
 ) -> Result<Bytes, AwsError> {
+    get_object_limited(s3, bucket, key, u64::MAX).await
+}
+
+/// [`get_object`] for a document read whole (inventory, trail file): an object whose
+/// Content-Length is over `limit` is refused before its body is read.
+pub async fn get_object_limited(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    limit: u64,
+) -> Result<Bytes, AwsError> {
     let resp = match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(r) => r,
         Err(e) => {
@@ -101,6 +112,13 @@ pub async fn get_object(
             });
         }
     };
+    let len = resp.content_length().unwrap_or(0).max(0) as u64;
+    if len > limit {
+        return Err(AwsError::Call(format!(
+            "s3://{bucket}/{key}: {len} bytes, {}",
+            crate::limits::over_json(usize::try_from(limit).unwrap_or(usize::MAX))
+        )));
+    }
     let body = resp
         .body
         .collect()
