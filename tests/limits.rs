@@ -9,6 +9,7 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use common::memlimit::{self, MIB};
 use flate2::write::GzEncoder;
@@ -41,30 +42,35 @@ fn flow_path(dir: &Path, n: u32) -> PathBuf {
     ))
 }
 
-/// Writes `parts` gzipped; a `Repeat(byte, n)` part streams `n` copies of one byte.
+/// Writes `parts` gzipped, each as its own gzip member (readers take concatenated members, as
+/// AWS writes them); a `Repeat(byte, n)` part is one compressed MiB of the byte written n/MiB
+/// times, so a 300 MiB bomb costs one MiB of compression.
 enum Part<'a> {
     Text(&'a str),
     Repeat(u8, u64),
 }
 
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 fn write_gz(path: &Path, parts: &[Part<'_>]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut gz = GzEncoder::new(std::io::BufWriter::new(f), Compression::fast());
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for p in parts {
         match p {
-            Part::Text(t) => gz.write_all(t.as_bytes()).unwrap(),
+            Part::Text(t) => f.write_all(&gz(t.as_bytes())).unwrap(),
             Part::Repeat(b, n) => {
-                let chunk = vec![*b; MIB as usize];
-                let mut left = *n;
-                while left > 0 {
-                    let k = left.min(MIB);
-                    gz.write_all(&chunk[..k as usize]).unwrap();
-                    left -= k;
+                assert_eq!(n % MIB, 0);
+                let member = gz(&vec![*b; MIB as usize]);
+                for _ in 0..n / MIB {
+                    f.write_all(&member).unwrap();
                 }
             }
         }
     }
-    gz.finish().unwrap().flush().unwrap();
+    f.flush().unwrap();
 }
 
 fn good_lines(n: usize) -> String {
@@ -88,6 +94,36 @@ fn scan_args<'a>(files: &'a [String], summary: &'a str, extra: &[&'a str]) -> Ve
     a
 }
 
+/// The memory limit of the oversized runs: a normal scan (samples inventory, a small trail, one
+/// flow-log file), measured once per test binary, plus 160 MiB: far less than any of the
+/// oversized inputs would take if read whole (300 MiB and more).
+fn limit() -> u64 {
+    static LIMIT: OnceLock<u64> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let flows = flow_path(dir.path(), 0);
+        write_gz(&flows, &[Part::Text(&good_lines(50))]);
+        let trail = dir
+            .path()
+            .join("trail/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20");
+        std::fs::create_dir_all(&trail).unwrap();
+        write_gz(
+            &trail.join("111122223333_CloudTrail_us-east-1_20261120T1000Z_small.json.gz"),
+            &[Part::Text("{\"Records\":[]}")],
+        );
+        let sum = dir.path().join("summary.json").display().to_string();
+        let trail_root = dir.path().join("trail").display().to_string();
+        let inv = inventory();
+        let files = vec![flows.display().to_string()];
+        let args = scan_args(
+            &files,
+            &sum,
+            &["--inventory", &inv, "--cloudtrail", &trail_root],
+        );
+        memlimit::limit_for(&args, &[], 160 * MIB)
+    })
+}
+
 #[test]
 fn a_300_mib_line_is_a_counted_skip_and_the_other_lines_are_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,12 +131,7 @@ fn a_300_mib_line_is_a_counted_skip_and_the_other_lines_are_read() {
     write_gz(&normal, &[Part::Text(&good_lines(50))]);
     let sum = dir.path().join("summary.json").display().to_string();
     let inv = inventory();
-    let files = vec![normal.display().to_string()];
-    let limit = memlimit::limit_for(
-        &scan_args(&files, &sum, &["--inventory", &inv]),
-        &[],
-        192 * MIB,
-    );
+    let limit = limit();
 
     let big = flow_path(dir.path(), 1);
     let mut text = good_lines(10);
@@ -141,8 +172,28 @@ fn a_300_mib_line_is_a_counted_skip_and_the_other_lines_are_read() {
     );
     assert!(s["findings"].as_u64().unwrap() > 0, "{s}");
 
-    // The bound is configurable: the same line under a limit that holds it is a record... if it
-    // were valid; a smaller limit skips more of the ordinary lines instead.
+    // The memory limit binds: raising the line limit past it makes the decoder allocate a
+    // block for a whole 1 GiB line, which this address space cannot hold (an abort).
+    let run = memlimit::run(
+        &scan_args(
+            &files,
+            &sum,
+            &["--inventory", &inv, "--max-line-bytes", "1GiB"],
+        ),
+        &[],
+        Some(limit),
+    );
+    assert!(
+        !run.status.success(),
+        "the control run fits: {}",
+        run.describe()
+    );
+    eprintln!(
+        "control (1 GiB line limit) under the memory limit: {:?}",
+        run.status
+    );
+
+    // The bound is configurable: a smaller limit skips the ordinary lines too.
     let run = memlimit::run(
         &scan_args(
             &files,
@@ -179,7 +230,7 @@ fn a_gzip_cloudtrail_file_inflating_to_320_mib_fails_by_name_and_the_scan_goes_o
         &["--inventory", &inv, "--cloudtrail", &trail_root],
     );
     let env = [("EGRESSWATCH_MAX_JSON_BYTES", "32MiB")];
-    let limit = memlimit::limit_for(&args, &env, 160 * MIB);
+    let limit = limit();
 
     let bomb = trail.join("111122223333_CloudTrail_us-east-1_20261120T1005Z_bomb.json.gz");
     write_gz(
@@ -216,7 +267,7 @@ fn an_inventory_file_over_the_json_limit_is_refused_unread_by_name() {
     let inv_s = inv.display().to_string();
     let files = vec![flows.display().to_string()];
     let args = scan_args(&files, &sum, &["--inventory", &inv_s]);
-    let limit = memlimit::limit_for(&args, &[], 160 * MIB);
+    let limit = limit();
 
     // 300 MiB that take no disk: a sparse file (reads as zeros).
     let huge = inv.join("ec2/huge-network-interfaces.json");

@@ -170,6 +170,9 @@ pub async fn list_objects(
 pub struct Expect<'a> {
     pub etag: Option<&'a str>,
     pub size: Option<u64>,
+    /// Refuse, before reading the body, an object whose Content-Length is larger (a document
+    /// read whole into memory: `EGRESSWATCH_MAX_JSON_BYTES`).
+    pub max_bytes: Option<u64>,
 }
 
 impl<'a> From<&'a S3Object> for Expect<'a> {
@@ -177,6 +180,7 @@ impl<'a> From<&'a S3Object> for Expect<'a> {
         Expect {
             etag: o.etag.as_deref(),
             size: Some(o.size),
+            max_bytes: None,
         }
     }
 }
@@ -264,6 +268,14 @@ pub async fn get_object_as(
             }
         }
         let declared = resp.content_length().and_then(|n| u64::try_from(n).ok());
+        if let (Some(len), Some(limit)) = (declared, expect.max_bytes) {
+            if len > limit {
+                return Err(AwsError::Call(format!(
+                    "{name}: {len} bytes, {}",
+                    crate::limits::over_json(usize::try_from(limit).unwrap_or(usize::MAX))
+                )));
+            }
+        }
         let want = declared.or(pinned_size);
         pin = etag.or(pin);
         match resp.body.collect().await {
@@ -285,4 +297,19 @@ pub async fn get_object_as(
     Err(AwsError::Call(format!(
         "{name}: {last} (gave up after {BODY_ATTEMPTS} reads; nothing of it was decoded)"
     )))
+}
+
+/// [`get_object`] for a document read whole (inventory, trail file): an object whose
+/// Content-Length is over `limit` is refused before its body is read.
+pub async fn get_object_limited(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    limit: u64,
+) -> Result<Bytes, AwsError> {
+    let expect = Expect {
+        max_bytes: Some(limit),
+        ..Expect::default()
+    };
+    get_object_as(s3, bucket, key, expect).await
 }

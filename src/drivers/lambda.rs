@@ -35,7 +35,8 @@ pub async fn load_inventory(
             if !o.key.ends_with(".json") {
                 continue;
             }
-            let data = aws::get_object(s3, bucket, &o.key)
+            let limit = crate::limits::get().max_json_bytes as u64;
+            let data = aws::get_object_limited(s3, bucket, &o.key, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             let text = String::from_utf8_lossy(&data);
@@ -204,6 +205,7 @@ pub async fn handle_with_stages(
             let expect = aws::Expect {
                 etag: o.etag.as_deref(),
                 size: o.size,
+                max_bytes: None,
             };
             match aws::get_object_as(s3, &o.bucket, &o.key, expect).await {
                 Ok(data) => inputs.push(Input::Memory {

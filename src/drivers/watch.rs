@@ -141,6 +141,9 @@ pub struct WatchStats {
     /// emitted again at their current revision), windows closed, and state generations written.
     pub duplicate_objects: u64,
     pub windows_closed: u64,
+    /// Aggregates of new windows not opened because `max_keys` windows were open (the state's
+    /// cumulative count; `EGRESSWATCH_MAX_KEYS` / `--max-keys`).
+    pub windows_over_limit: u64,
     pub state_commits: u64,
     /// Baseline state generations written, and anomaly findings kept for the next batch
     /// because they could not be handed on.
@@ -706,6 +709,7 @@ pub async fn watch(
                         aws::Expect {
                             etag: o.etag.as_deref(),
                             size: o.size,
+                            max_bytes: None,
                         },
                     )
                     .await,
@@ -819,6 +823,7 @@ pub async fn watch(
         };
         stats.duplicate_objects += applied.duplicates as u64;
         stats.windows_closed += applied.closed as u64;
+        stats.windows_over_limit = windows.windows.over_limit;
         stats.state_commits += u64::from(applied.generation.is_some());
         let mut findings = applied.findings;
         // Then the baselines' state (after the windows: a batch redelivered because this

@@ -181,7 +181,7 @@ impl Collector {
         let bytes = resp
             .body_mut()
             .with_config()
-            .limit(256 * 1024 * 1024)
+            .limit(crate::limits::get().max_json_bytes as u64)
             .read_to_vec()
             .map_err(|e| err(e.to_string()))?;
         if status != 200 {

@@ -116,7 +116,12 @@ pub async fn read_trail(
             let mut set = tokio::task::JoinSet::new();
             for (i, k) in chunk.iter().enumerate() {
                 let (c, b, k) = (client.clone(), bucket.clone(), k.clone());
-                set.spawn(async move { (i, crate::aws::get_object(&c, &b, &k).await) });
+                // A gzip trail file is smaller than its JSON; over the limit compressed, it is
+                // over it inflated: refused before the download.
+                let limit = crate::limits::get().max_json_bytes as u64;
+                set.spawn(
+                    async move { (i, crate::aws::get_object_limited(&c, &b, &k, limit).await) },
+                );
             }
             let mut got: Vec<(usize, _)> = Vec::new();
             while let Some(r) = set.join_next().await {

@@ -194,8 +194,12 @@ pub const UNRECOGNISED: &str = "not an S3 notification";
 
 /// Parses one SQS message body.
 pub fn parse_body(body: &str) -> Result<Parsed, NotificationError> {
-    // A parsed JSON value takes several times its text: refuse before parsing.
-    let limit = crate::limits::get().max_json_bytes;
+    parse_body_limited(body, crate::limits::get().max_json_bytes)
+}
+
+/// [`parse_body`] refusing a body over `limit` bytes before parsing it (a parsed JSON value
+/// takes several times its text).
+pub fn parse_body_limited(body: &str, limit: usize) -> Result<Parsed, NotificationError> {
     if body.len() > limit {
         return Err(NotificationError::TooLarge {
             len: body.len(),
@@ -279,6 +283,9 @@ mod tests {
         let removed = DIRECT.replace("ObjectCreated:Put", "ObjectRemoved:Delete");
         assert!(matches!(parse_body(&removed).unwrap(), Parsed::Ignored(_)));
         assert!(parse_body("not json").is_err());
+        let e = parse_body_limited(DIRECT, DIRECT.len() - 1).unwrap_err();
+        assert!(e.to_string().contains("EGRESSWATCH_MAX_JSON_BYTES"), "{e}");
+        assert!(parse_body_limited(DIRECT, DIRECT.len()).is_ok());
         assert!(matches!(
             parse_body("{\"hello\":1}").unwrap(),
             Parsed::Ignored(_)

@@ -236,6 +236,20 @@ impl OpenWindows {
         files: &[String],
         max_evidence: usize,
     ) -> Absorbed {
+        let cap = crate::limits::get().max_keys;
+        self.absorb_capped(object, aggs, files, max_evidence, cap)
+    }
+
+    /// [`Self::absorb`] with at most `max_open` open windows: aggregates of new windows beyond
+    /// it are counted in `over_limit` (warned once), those of open ones still merge.
+    pub fn absorb_capped(
+        &mut self,
+        object: &str,
+        aggs: impl IntoIterator<Item = (FindingKey, Agg)>,
+        files: &[String],
+        max_evidence: usize,
+        max_open: usize,
+    ) -> Absorbed {
         let mut out = Absorbed::default();
         if self.objects.contains_key(object) {
             out.duplicate = true;
@@ -269,7 +283,7 @@ impl OpenWindows {
             } else if retention_floor.is_some_and(|f| key.window < f) {
                 self.too_late += 1;
                 continue;
-            } else if self.open.len() >= crate::limits::get().max_keys {
+            } else if self.open.len() >= max_open {
                 // Never grown without bound: counted, warned once, the open ones go on.
                 if self.over_limit == 0 {
                     tracing::warn!(
@@ -655,5 +669,28 @@ mod tests {
         assert!(t.touched.is_empty());
         assert_eq!(w.too_late, 1);
         assert!(w.file_table_len() <= 2, "{:?}", w.files);
+    }
+
+    #[test]
+    fn new_windows_over_the_cap_are_counted_and_open_ones_keep_counting() {
+        let mut w = OpenWindows::new();
+        let files = vec!["a".to_string()];
+        w.absorb_capped("a", [(key(0), agg(10, 1, 10, 0))], &files, 20, 1);
+        let b = w.absorb_capped(
+            "b",
+            [
+                (key(0), agg(20, 2, 20, 0)),
+                (key(3600), agg(3610, 5, 50, 0)),
+            ],
+            &files,
+            20,
+            1,
+        );
+        assert_eq!(w.open_len(), 1);
+        assert_eq!(w.over_limit, 1);
+        assert_eq!(b.touched.len(), 1);
+        assert_eq!(w.get(&key(0)).unwrap().0.flows, 3);
+        let back = OpenWindows::from_json(&w.to_json()).unwrap();
+        assert_eq!(back.over_limit, 1, "persisted with the state");
     }
 }
