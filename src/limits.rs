@@ -27,6 +27,10 @@ pub struct Limits {
     /// Largest JSON document read whole: an inventory file, a CloudTrail file (after gunzip),
     /// an SQS / EventBridge message body, a CloudWatch Logs payload or envelope, bytes.
     pub max_json_bytes: usize,
+    /// Largest flow-log object fetched from S3 (replay, watch, the Lambda), bytes as stored:
+    /// such objects are held in memory whole while they are decoded. A larger one fails by
+    /// name before its body is read (listed size, notified size or Content-Length).
+    pub max_object_bytes: u64,
     /// Most distinct keys one table tracks: rule aggregates (rule, ENI, destination, window) per
     /// worker and merged, baseline cells (resource, destination, hour) and beacon series, open
     /// rule windows of `watch` / the Lambda. New keys over it are counted (`over_limit`), logged
@@ -39,6 +43,9 @@ pub const DEFAULT: Limits = Limits {
     max_row_group_bytes: 1 << 30,
     max_row_group_rows: 1 << 26,
     max_json_bytes: 256 << 20,
+    // AWS writes flow-log objects of at most a few hundred MiB; 2 GiB leaves room for any
+    // honest writer and still keeps a replay's few prefetched objects inside a task's memory.
+    max_object_bytes: 2 << 30,
     max_keys: 2_000_000,
 };
 
@@ -70,6 +77,10 @@ pub const ROW_GROUP_ROWS: Name = Name {
 pub const JSON: Name = Name {
     env: "EGRESSWATCH_MAX_JSON_BYTES",
     flag: "--max-json-bytes",
+};
+pub const OBJECT: Name = Name {
+    env: "EGRESSWATCH_MAX_OBJECT_BYTES",
+    flag: "--max-object-bytes",
 };
 pub const KEYS: Name = Name {
     env: "EGRESSWATCH_MAX_KEYS",
@@ -129,6 +140,7 @@ pub struct Overrides<'a> {
     pub max_row_group_bytes: Option<&'a str>,
     pub max_row_group_rows: Option<&'a str>,
     pub max_json_bytes: Option<&'a str>,
+    pub max_object_bytes: Option<&'a str>,
     pub max_keys: Option<&'a str>,
 }
 
@@ -158,6 +170,7 @@ impl Limits {
                 d.max_row_group_rows,
             )?,
             max_json_bytes: usize_of(setting(o.max_json_bytes, JSON, d.max_json_bytes as u64)?),
+            max_object_bytes: setting(o.max_object_bytes, OBJECT, d.max_object_bytes)?,
             max_keys: usize_of(setting(o.max_keys, KEYS, d.max_keys as u64)?),
         })
     }
@@ -237,6 +250,14 @@ pub fn over_json(limit: usize) -> io::Error {
             "larger than the {limit} byte limit on one JSON document ({} / {}); not read",
             JSON.env, JSON.flag
         ),
+    )
+}
+
+/// The message for an S3 object over [`Limits::max_object_bytes`].
+pub fn over_object(size: u64, limit: u64) -> String {
+    format!(
+        "{size} bytes, over the {limit} byte limit on one object ({} / {}); not read",
+        OBJECT.env, OBJECT.flag
     )
 }
 

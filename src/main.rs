@@ -173,6 +173,10 @@ struct LimitArgs {
     /// message body, CloudWatch Logs payload (default 256MiB; EGRESSWATCH_MAX_JSON_BYTES).
     #[arg(long)]
     max_json_bytes: Option<String>,
+    /// Largest flow-log object read from S3, as stored (default 2GiB;
+    /// EGRESSWATCH_MAX_OBJECT_BYTES); a larger one fails with its name, unread.
+    #[arg(long)]
+    max_object_bytes: Option<String>,
     /// Most distinct keys per table: rule aggregates, baseline cells, open windows (default
     /// 2000000; EGRESSWATCH_MAX_KEYS); records of new keys beyond it are counted as over_limit.
     #[arg(long)]
@@ -187,6 +191,7 @@ impl LimitArgs {
                 max_row_group_bytes: self.max_row_group_bytes.as_deref(),
                 max_row_group_rows: self.max_row_group_rows.as_deref(),
                 max_json_bytes: self.max_json_bytes.as_deref(),
+                max_object_bytes: self.max_object_bytes.as_deref(),
                 max_keys: self.max_keys.as_deref(),
             },
         )?)

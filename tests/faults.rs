@@ -364,6 +364,57 @@ fn list_and_get_5xx_bursts_are_retried_to_the_same_findings() {
     assert_eq!(sum["failed_files"], 0, "{sum}");
 }
 
+/// An object larger than `--max-object-bytes` fails by name before its body is read (the listed
+/// size is checked, so it is never even requested); the other objects are read and the run
+/// says a file failed. Objects are held whole in memory, so this is what bounds one object's cost.
+#[test]
+fn an_object_over_the_object_limit_fails_by_name_and_is_never_fetched() {
+    let Some(m) = moto() else { return };
+    let rt = rt();
+    let (s3, _) = clients(&m.url);
+    let objects = samples();
+    rt.block_on(upload(&s3, "toolarge", &objects));
+    let largest = objects.iter().map(|(_, d)| d.len()).max().unwrap();
+    let over: Vec<&String> = objects
+        .iter()
+        .filter(|(_, d)| d.len() == largest)
+        .map(|(k, _)| k)
+        .collect();
+    let proxy = FaultProxy::start(&m.url);
+    let dir = tempfile::tempdir().unwrap();
+    let limit = (largest - 1).to_string();
+    let (out, sum) = replay(
+        dir.path(),
+        &proxy.url,
+        "toolarge",
+        &["--max-object-bytes", &limit],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(sum["failed_files"], over.len(), "{sum}");
+    let errors = sum["errors"].as_array().unwrap();
+    for key in &over {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["file"].as_str().unwrap().ends_with(key.as_str())
+                    && e["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("byte limit on one object")),
+            "{sum}"
+        );
+        let t = tag(key);
+        assert!(
+            !proxy.log().iter().any(|x| x.request.is_get_of(&t)),
+            "an object over the limit is never requested"
+        );
+    }
+    assert!(
+        sum["records"].as_u64().unwrap() > 0,
+        "the other objects are read: {sum}"
+    );
+}
+
 /// An object replaced between List and Get: the GET with If-Match on the listed ETag is
 /// refused (412), and the object is read again, whole, as its new version: the findings and
 /// records are exactly those of a scan of the new content, never a mix of the two versions.

@@ -223,6 +223,25 @@ pub async fn get_object_as(
     // The listed size holds only for the listed version.
     let mut pinned_size = expect.size.filter(|_| pin.is_some());
     let mut last = String::new();
+    // Objects are held whole in memory: an attacker who can write to the bucket must not be
+    // able to make one read take all of it. Documents have their own (JSON) limit.
+    let object_limit = crate::limits::get().max_object_bytes;
+    let over = |len: u64| -> Option<AwsError> {
+        match expect.max_bytes {
+            Some(limit) if len > limit => Some(AwsError::Call(format!(
+                "{name}: {len} bytes, {}",
+                crate::limits::over_json(usize::try_from(limit).unwrap_or(usize::MAX))
+            ))),
+            None if len > object_limit => Some(AwsError::Call(format!(
+                "{name}: {}",
+                crate::limits::over_object(len, object_limit)
+            ))),
+            _ => None,
+        }
+    };
+    if let Some(e) = expect.size.and_then(&over) {
+        return Err(e);
+    }
     for attempt in 1..=BODY_ATTEMPTS {
         if attempt > 1 {
             // 200 ms, 400 ms, 800 ms: the SDK already backed off for the request itself.
@@ -268,13 +287,8 @@ pub async fn get_object_as(
             }
         }
         let declared = resp.content_length().and_then(|n| u64::try_from(n).ok());
-        if let (Some(len), Some(limit)) = (declared, expect.max_bytes) {
-            if len > limit {
-                return Err(AwsError::Call(format!(
-                    "{name}: {len} bytes, {}",
-                    crate::limits::over_json(usize::try_from(limit).unwrap_or(usize::MAX))
-                )));
-            }
+        if let Some(e) = declared.and_then(&over) {
+            return Err(e);
         }
         let want = declared.or(pinned_size);
         pin = etag.or(pin);
