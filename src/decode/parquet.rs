@@ -563,6 +563,23 @@ pub fn decode<T: ChunkReader + 'static>(
         message: e.to_string(),
     };
     let plain = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new()).map_err(perr)?;
+    // The parquet crate asserts (panics) on a column chunk whose offset or size in the footer is
+    // negative when it computes the chunk's byte range; a damaged or hostile file must be an
+    // error for that file instead (found by fuzz/parquet).
+    for rg in plain.metadata().row_groups() {
+        for c in rg.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            if start < 0 || c.compressed_size() < 0 {
+                return Err(DecodeError::Parquet {
+                    file: file.to_string(),
+                    message: format!(
+                        "column chunk {} has a negative offset or size in the footer",
+                        c.column_path()
+                    ),
+                });
+            }
+        }
+    }
     // Security Lake writes OCSF Network Activity (nested endpoints), not flow-log columns.
     if super::ocsf::is_ocsf(plain.schema()) {
         return super::ocsf::decode(input, plain, file, opts, stats, sink);
