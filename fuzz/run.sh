@@ -38,5 +38,9 @@ case $t in
 esac
 rm -rf "work/$t.min" && mkdir -p "work/$t.min"
 "$CARGO_TARGET_DIR"/x86_64-unknown-linux-gnu/release/"$t" -set_cover_merge=1 -max_len=$keep "work/$t.min" "work/$t" >/dev/null 2>&1
+# Then a byte budget per target (smallest inputs first), so the whole committed corpus stays
+# well under 5 MB and replays in seconds.
+budget=${BUDGET:-300000}
+ls -Sr "work/$t.min" | awk -v d="work/$t.min" -v b="$budget" '{ cmd = "stat -c %s " d "/" $0; cmd | getline sz; close(cmd); tot += sz; if (tot > b) print d "/" $0 }' | xargs -r rm -f
 rm -rf "corpus/$t" && mv "work/$t.min" "corpus/$t"
 echo "corpus/$t: $(ls "corpus/$t" | wc -l) files, $(du -sh "corpus/$t" | cut -f1)"
