@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::primitives::ByteStream;
 use common::account::{self, Config, Labels};
-use common::moto::moto;
+use common::moto::{moto, notified_bucket};
 use serde_json::Value;
 
 fn env() -> [(&'static str, &'static str); 3] {
@@ -77,48 +77,6 @@ fn files(day: &Path) -> Vec<PathBuf> {
     v
 }
 
-async fn notifying_bucket(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, b: &str) -> String {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    s3.create_bucket().bucket(b).send().await.unwrap();
-    let url = sqs
-        .create_queue()
-        .queue_name(format!("{b}-events"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(A::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()
-        .get(&A::QueueArn)
-        .unwrap()
-        .clone();
-    let qc = aws_sdk_s3::types::QueueConfiguration::builder()
-        .queue_arn(arn)
-        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-        .build()
-        .unwrap();
-    s3.put_bucket_notification_configuration()
-        .bucket(b)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder()
-                .queue_configurations(qc)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    url
-}
-
 #[test]
 fn watch_raises_the_injected_anomalies_once_then_updates_them_like_scan_with_state() {
     let Some(m) = moto() else { return };
@@ -163,7 +121,7 @@ fn watch_raises_the_injected_anomalies_once_then_updates_them_like_scan_with_sta
             egresswatch::aws::s3_client(&cfg, true),
             egresswatch::aws::sqs_client(&cfg),
         );
-        let q = notifying_bucket(&s3, &sqs, "week3").await;
+        let q = notified_bucket(&s3, &sqs, "week3").await;
         // In event-time order, as flow logs are delivered.
         for p in &week3 {
             let key = p.strip_prefix(&root).unwrap().to_string_lossy().to_string();
@@ -257,7 +215,7 @@ fn watch_raises_the_injected_anomalies_once_then_updates_them_like_scan_with_sta
             egresswatch::aws::s3_client(&cfg, true),
             egresswatch::aws::sqs_client(&cfg),
         );
-        let q = notifying_bucket(&s3, &sqs, "nobase").await;
+        let q = notified_bucket(&s3, &sqs, "nobase").await;
         for p in week3.iter().take(12) {
             let key = p.strip_prefix(&root).unwrap().to_string_lossy().to_string();
             s3.put_object()

@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 
 mod common;
-use common::moto::{moto, Moto};
+use common::moto::{moto, notified_bucket, queue_depth, Moto};
 use common::proc::{self, files_under, Fault};
 
 const DAY: &str = "samples/flowlogs/AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20";
@@ -557,46 +557,6 @@ fn replay_checkpoint_on_a_full_disk_is_not_advanced_and_the_rerun_finishes() {
     assert_eq!(got, scan_ids(&[FILE1]));
 }
 
-async fn notifying_bucket(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, b: &str) -> String {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    s3.create_bucket().bucket(b).send().await.unwrap();
-    let url = sqs
-        .create_queue()
-        .queue_name(format!("{b}-events"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(A::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&A::QueueArn]
-        .clone();
-    let qc = aws_sdk_s3::types::QueueConfiguration::builder()
-        .queue_arn(arn)
-        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-        .build()
-        .unwrap();
-    s3.put_bucket_notification_configuration()
-        .bucket(b)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder()
-                .queue_configurations(qc)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    url
-}
-
 /// Receives and deletes what is on the queue (the `s3:TestEvent` S3 sends when the
 /// notification is configured), so each watch run below sees only the object's message.
 async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str) {
@@ -621,26 +581,6 @@ async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str) {
                 .unwrap();
         }
     }
-}
-
-async fn messages_left(sqs: &aws_sdk_sqs::Client, queue: &str) -> u64 {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let r = sqs
-        .get_queue_attributes()
-        .queue_url(queue)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    let a = r.attributes().unwrap();
-    [
-        A::ApproximateNumberOfMessages,
-        A::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .map(|k| a.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
-    .sum()
 }
 
 fn watch(m: &Moto, fault: Fault, queue: &str, extra: &[&str]) -> Output {
@@ -676,7 +616,7 @@ fn watch_on_a_full_disk_keeps_its_messages_and_exits_2_then_finishes_them() {
     let rt = rt();
     let (s3, sqs) = rt.block_on(clients(&m.url));
     let queue = rt.block_on(async {
-        let q = notifying_bucket(&s3, &sqs, "watched").await;
+        let q = notified_bucket(&s3, &sqs, "watched").await;
         drain(&sqs, &q).await;
         put_sample(&s3, "watched").await;
         q
@@ -695,7 +635,7 @@ fn watch_on_a_full_disk_keeps_its_messages_and_exits_2_then_finishes_them() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains(&st) && err.contains("not committed"), "{err}");
     assert!(err.contains("\"unfinished_messages\":1"), "{err}");
-    assert_eq!(rt.block_on(messages_left(&sqs, &queue)), 1, "not deleted");
+    assert_eq!(rt.block_on(queue_depth(&sqs, &queue)), 1, "not deleted");
     assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "");
     assert!(state_files(&state).0.is_empty() && state_files(&state).1.is_empty());
 
@@ -707,7 +647,7 @@ fn watch_on_a_full_disk_keeps_its_messages_and_exits_2_then_finishes_them() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
-        rt.block_on(messages_left(&sqs, &queue)),
+        rt.block_on(queue_depth(&sqs, &queue)),
         0,
         "deleted once done"
     );
@@ -747,7 +687,7 @@ fn watch_on_a_full_disk_keeps_its_messages_and_exits_2_then_finishes_them() {
         err.contains(&d.path().join("spool/siem").display().to_string()),
         "{err}"
     );
-    assert_eq!(rt.block_on(messages_left(&sqs, &queue)), 1, "not deleted");
+    assert_eq!(rt.block_on(queue_depth(&sqs, &queue)), 1, "not deleted");
     assert!(segments(&d.path().join("spool/siem")).is_empty());
     let o = watch(
         &m,
@@ -756,7 +696,7 @@ fn watch_on_a_full_disk_keeps_its_messages_and_exits_2_then_finishes_them() {
         &["--route", &route, "--idle-exit", "3s"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(rt.block_on(messages_left(&sqs, &queue)), 0);
+    assert_eq!(rt.block_on(queue_depth(&sqs, &queue)), 0);
     let got = ids_of_lines(&std::fs::read_to_string(&delivered).unwrap());
     assert_eq!(got.len(), want.len());
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want);
@@ -773,7 +713,7 @@ fn watch_recovers_in_process_when_space_returns_and_loses_no_spooled_finding() {
     let rt = rt();
     let (s3, sqs) = rt.block_on(clients(&m.url));
     let queue = rt.block_on(async {
-        let q = notifying_bucket(&s3, &sqs, "recovers").await;
+        let q = notified_bucket(&s3, &sqs, "recovers").await;
         drain(&sqs, &q).await;
         put_sample(&s3, "recovers").await;
         q
@@ -829,7 +769,7 @@ fn watch_recovers_in_process_when_space_returns_and_loses_no_spooled_finding() {
     assert!(status.success(), "{log}");
     assert!(log.contains("\"unfinished_messages\":0"), "{log}");
     assert_eq!(
-        rt.block_on(messages_left(&sqs, &queue)),
+        rt.block_on(queue_depth(&sqs, &queue)),
         0,
         "deleted once spooled"
     );

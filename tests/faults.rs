@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 mod common;
 #[path = "common/fault_proxy.rs"]
 mod fault_proxy;
-use common::moto::moto;
+use common::moto::{moto, notified_bucket, queue_depth};
 use fault_proxy::{Fault, FaultProxy, Request};
 
 fn root() -> PathBuf {
@@ -517,63 +517,6 @@ fn a_resumed_replay_rereads_failed_downloads_and_keeps_decode_failures() {
     assert_eq!(sum2["files"], 4, "each object counted once: {sum2}");
     assert_eq!(sum2["records"], 31, "{sum2}");
     assert_eq!(ids(&out2.stdout), golden_ids());
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()
-        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap()
-        .clone()
-}
-
-/// A bucket whose object-created events go to a new queue; returns the queue URL.
-async fn notified_bucket(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    s3.create_bucket().bucket(name).send().await.unwrap();
-    let q = sqs
-        .create_queue()
-        .queue_name(format!("{name}-events"))
-        .send()
-        .await
-        .unwrap();
-    let url = q.queue_url().unwrap().to_string();
-    let qc = aws_sdk_s3::types::QueueConfiguration::builder()
-        .queue_arn(queue_arn(sqs, &url).await)
-        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-        .build()
-        .unwrap();
-    s3.put_bucket_notification_configuration()
-        .bucket(name)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder()
-                .queue_configurations(qc)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    url
-}
-
-async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let r = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    let a = r.attributes().unwrap();
-    let n = |k: A| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible)
 }
 
 fn watch_args<'a>(endpoint: &'a str, queue: &'a str, inv: &'a str, sum: &'a str) -> Vec<&'a str> {

@@ -14,7 +14,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 
 mod common;
-use common::moto::{moto, moto_atomic_conditionals, Moto};
+use common::moto::{moto, moto_atomic_conditionals, notified_bucket, Moto};
 
 const SAMPLE: &str = "samples/flowlogs/AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T0900Z_5e2a9c1b.log.gz";
 const PREFIX: &str = "AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T0900Z_";
@@ -152,48 +152,6 @@ fn lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()
-        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap()
-        .clone()
-}
-
-/// A bucket whose object creations notify a new queue; returns the queue URL.
-async fn notifying_bucket(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, b: &str) -> String {
-    s3.create_bucket().bucket(b).send().await.unwrap();
-    let q = sqs
-        .create_queue()
-        .queue_name(format!("{b}-events"))
-        .send()
-        .await
-        .unwrap();
-    let url = q.queue_url().unwrap().to_string();
-    let qc = aws_sdk_s3::types::QueueConfiguration::builder()
-        .queue_arn(queue_arn(sqs, &url).await)
-        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-        .build()
-        .unwrap();
-    s3.put_bucket_notification_configuration()
-        .bucket(b)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder()
-                .queue_configurations(qc)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    url
-}
-
 async fn put(s3: &aws_sdk_s3::Client, bucket: &str, obj: &(String, Vec<u8>)) {
     s3.put_object()
         .bucket(bucket)
@@ -276,7 +234,7 @@ fn watch_emits_a_split_window_once_then_updates_it_to_the_scan_counters() {
     let rt = rt();
     let (s3, sqs) = rt.block_on(clients(&m.url));
     let queue = rt.block_on(async {
-        let q = notifying_bucket(&s3, &sqs, "split").await;
+        let q = notified_bucket(&s3, &sqs, "split").await;
         for o in &halves() {
             put(&s3, "split", o).await;
         }
@@ -311,7 +269,7 @@ fn watch_killed_between_batches_resumes_its_windows_from_the_state() {
     let (s3, sqs) = rt.block_on(clients(&m.url));
     let [a, b] = halves();
     let queue = rt.block_on(async {
-        let q = notifying_bucket(&s3, &sqs, "killed").await;
+        let q = notified_bucket(&s3, &sqs, "killed").await;
         put(&s3, "killed", &a).await;
         q
     });

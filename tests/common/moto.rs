@@ -81,3 +81,68 @@ fn spawn(python: &Path, args: &[&str]) -> Moto {
         url: format!("http://127.0.0.1:{port}"),
     }
 }
+
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&A::QueueArn]
+        .clone()
+}
+
+/// A new bucket `name` whose object creations notify a new queue `<name>-events`; returns the
+/// queue URL.
+pub async fn notified_bucket(
+    s3: &aws_sdk_s3::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> String {
+    s3.create_bucket().bucket(name).send().await.unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-events"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let qc = aws_sdk_s3::types::QueueConfiguration::builder()
+        .queue_arn(queue_arn(sqs, &url).await)
+        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(name)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(qc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
+/// Messages on the queue, visible or in flight.
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let r = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let a = r.attributes().unwrap();
+    let n = |k: A| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible)
+}
