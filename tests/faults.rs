@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 mod common;
 #[path = "common/fault_proxy.rs"]
 mod fault_proxy;
-use common::moto::{moto, notified_bucket, queue_depth};
+use common::moto::{moto, notified_bucket, queue_depth, sample_objects};
 use fault_proxy::{Fault, FaultProxy, Request};
 
 fn root() -> PathBuf {
@@ -58,19 +58,6 @@ fn clients(url: &str) -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
             .build(),
     );
     (s3, sqs)
-}
-
-/// The sample objects: (key relative to samples/flowlogs, bytes).
-fn samples() -> Vec<(String, Vec<u8>)> {
-    egresswatch::demo::FLOW_LOGS
-        .iter()
-        .map(|(name, data)| {
-            (
-                name.trim_start_matches("samples/flowlogs/").to_string(),
-                data.to_vec(),
-            )
-        })
-        .collect()
 }
 
 /// The distinctive part of a sample key (its hash), for matching requests.
@@ -215,7 +202,7 @@ fn broken_bodies_are_read_again_whole_and_give_the_clean_findings() {
     let Some(m) = moto() else { return };
     let rt = rt();
     let (s3, _) = clients(&m.url);
-    let objects = samples();
+    let objects = sample_objects();
     rt.block_on(upload(&s3, "bodies", &objects));
     let proxy = FaultProxy::start(&m.url);
     let (a, b, c) = (tag(&objects[0].0), tag(&objects[1].0), tag(&objects[2].0));
@@ -279,7 +266,7 @@ fn an_object_that_never_arrives_whole_fails_by_name_and_nothing_of_it_is_decoded
     let Some(m) = moto() else { return };
     let rt = rt();
     let (s3, _) = clients(&m.url);
-    let objects = samples();
+    let objects = sample_objects();
     rt.block_on(upload(&s3, "never", &objects));
     let proxy = FaultProxy::start(&m.url);
     let victim = objects[0].0.clone();
@@ -321,7 +308,7 @@ fn list_and_get_5xx_bursts_are_retried_to_the_same_findings() {
     let Some(m) = moto() else { return };
     let rt = rt();
     let (s3, _) = clients(&m.url);
-    rt.block_on(upload(&s3, "bursts", &samples()));
+    rt.block_on(upload(&s3, "bursts", &sample_objects()));
     let proxy = FaultProxy::start(&m.url);
     proxy.add(
         1,
@@ -372,7 +359,7 @@ fn an_object_over_the_object_limit_fails_by_name_and_is_never_fetched() {
     let Some(m) = moto() else { return };
     let rt = rt();
     let (s3, _) = clients(&m.url);
-    let objects = samples();
+    let objects = sample_objects();
     rt.block_on(upload(&s3, "toolarge", &objects));
     let largest = objects.iter().map(|(_, d)| d.len()).max().unwrap();
     let over: Vec<&String> = objects
@@ -423,7 +410,7 @@ fn an_object_replaced_between_list_and_get_is_read_whole_as_its_new_version() {
     let Some(m) = moto() else { return };
     let rt = rt();
     let (s3, _) = clients(&m.url);
-    let mut objects = samples();
+    let mut objects = sample_objects();
     rt.block_on(upload(&s3, "replaced", &objects));
     let proxy = FaultProxy::start(&m.url);
     // The new version: the second sample's records under the first one's name.
@@ -477,7 +464,7 @@ fn a_resumed_replay_rereads_failed_downloads_and_keeps_decode_failures() {
     let Some(m) = moto() else { return };
     let rt = rt();
     let (s3, _) = clients(&m.url);
-    let mut objects = samples();
+    let mut objects = sample_objects();
     let poison = "AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/20/111122223333_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60701_20261120T1200Z_deadbeef.log.gz";
     objects.push((poison.to_string(), b"\x1f\x8b\x08not really gzip".to_vec()));
     rt.block_on(upload(&s3, "resume", &objects));
@@ -553,7 +540,7 @@ fn watch_rides_out_receive_errors_retries_failed_deletes_and_keeps_unread_messag
     let rt = rt();
     let (s3, sqs) = clients(&m.url);
     let queue = rt.block_on(notified_bucket(&s3, &sqs, "watched"));
-    let objects = samples();
+    let objects = sample_objects();
     // A fourth object (the first sample's records under another name) that is never read whole.
     let broken = objects[0].0.replace("_5e2a9c1b.", "_0badb0d1.");
     rt.block_on(async {
@@ -681,7 +668,7 @@ fn expiring_credentials_are_refreshed_mid_run() {
     let rt = rt();
     let (s3, sqs) = clients(&m.url);
     let queue = rt.block_on(notified_bucket(&s3, &sqs, "creds"));
-    let objects = samples();
+    let objects = sample_objects();
     rt.block_on(async {
         s3.put_object()
             .bucket("creds")
@@ -766,7 +753,7 @@ fn clock_skew_is_learned_from_the_server_and_the_run_recovers() {
     let Some(m) = moto() else { return };
     let rt = rt();
     let (s3, _) = clients(&m.url);
-    rt.block_on(upload(&s3, "skewed", &samples()));
+    rt.block_on(upload(&s3, "skewed", &sample_objects()));
     let proxy = FaultProxy::start(&m.url);
     proxy.set_skew(2 * 3600);
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 
 mod common;
-use common::moto::{moto, queue_arn, Moto};
+use common::moto::{moto, queue_arn, sample_objects, Moto};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,19 +41,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// The sample objects with their keys relative to samples/flowlogs (AWS layouts already).
-fn sample_objects() -> Vec<(String, Vec<u8>)> {
-    egresswatch::demo::FLOW_LOGS
-        .iter()
-        .map(|(name, data)| {
-            (
-                name.trim_start_matches("samples/flowlogs/").to_string(),
-                data.to_vec(),
-            )
-        })
-        .collect()
 }
 
 fn golden_ids() -> BTreeSet<String> {

@@ -146,3 +146,17 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     let n = |k: A| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible)
 }
+
+/// The bundled sample flow-log objects, keyed relative to samples/flowlogs (AWS key layouts
+/// already), for uploading to a test bucket.
+pub fn sample_objects() -> Vec<(String, Vec<u8>)> {
+    egresswatch::demo::FLOW_LOGS
+        .iter()
+        .map(|(name, data)| {
+            (
+                name.trim_start_matches("samples/flowlogs/").to_string(),
+                data.to_vec(),
+            )
+        })
+        .collect()
+}
